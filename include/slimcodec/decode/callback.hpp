@@ -1,0 +1,49 @@
+// A backend that calls a user function, so an application can plug in its own runtime; and "identity", which
+// returns the dequantized tensor unchanged (for tests and for pipelines that decode elsewhere).
+#pragma once
+
+#include <slimcodec/decode/registry.hpp>
+
+#include <algorithm>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace slimcodec::decode {
+
+class CallbackBackend final : public DecoderBackend {
+ public:
+  // The function fills `out` (resized as needed) and `out_shape` from the input tensor.
+  using Function = std::function<Result<void>(const float* in, TensorShape in_shape, std::vector<float>& out,
+                                              TensorShape& out_shape)>;
+
+  CallbackBackend(std::string name, Function fn) : name_(std::move(name)), fn_(std::move(fn)) {}
+  std::string_view name() const override { return name_; }
+
+ protected:
+  Result<FeatureMap> run(const float* in, TensorShape shape) override {
+    TensorShape out_shape;
+    if (Result<void> r = fn_(in, shape, out_, out_shape); !r) return r.error();
+    if (out_.size() < out_shape.size() || out_shape.size() == 0) return Error{Errc::backend_failed, "callback output smaller than its shape"};
+    return FeatureMap{out_.data(), out_shape};
+  }
+
+ private:
+  std::string name_;
+  Function fn_;
+  std::vector<float> out_;
+};
+
+inline Result<std::unique_ptr<DecoderBackend>> make_identity_backend(const BackendOptions&) {
+  return std::unique_ptr<DecoderBackend>(std::make_unique<CallbackBackend>(
+      "identity", [](const float* in, TensorShape shape, std::vector<float>& out, TensorShape& out_shape) {
+        out.assign(in, in + shape.size());
+        out_shape = shape;
+        return Result<void>{};
+      }));
+}
+
+inline const bool kIdentityBackendRegistered = BackendRegistry::global().add("identity", make_identity_backend);
+
+}  // namespace slimcodec::decode

@@ -1,0 +1,208 @@
+// slimcodec-decode-service: the server side of split computing. Receives frames from devices over TCP (or from
+// an MQTT 5 broker as one of a shared-subscription group), decodes them and replies per frame.
+#include <slimcodec/decode/callback.hpp>
+#include <slimcodec/serve/tcp_service.hpp>
+#ifdef SLIMCODEC_HAVE_MQTT
+#include <slimcodec/serve/mqtt_service.hpp>
+
+#include <csignal>
+#include <pthread.h>
+#endif
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: slimcodec-decode-service [options]
+
+Listens for slimcodec frames (docs/wire-format.md) on TCP, decodes each on a worker pool and replies with a
+44-byte reply (frame id, status, result digest, server decode time). SIGTERM/SIGINT: stop accepting, answer
+every frame already received, print a summary, exit 0.
+
+With --mqtt it is instead one decoder worker of an MQTT 5 shared-subscription group (docs/mqtt.md): it takes frames
+from $share/GROUP/PREFIX/frames/+ and publishes each reply to the frame's Response Topic. SIGTERM/SIGINT then:
+unsubscribe, answer every frame received, wait for the broker's acknowledgements, disconnect, print a summary.
+
+options:
+  --bind ADDR          address to listen on (default 127.0.0.1)
+  --port N             TCP port (default 7878; 0 picks a free one and prints it)
+  --workers N          decode threads, each with its own backend instance (default 2)
+  --backend NAME       decoder backend (default identity); --list-backends shows what this build has
+  --option KEY=VALUE   backend setting, repeatable (e.g. weights=model.safetensors)
+  --max-inflight N     frames per connection decoded at once before reading pauses (default 32)
+  --idle-timeout-ms N  close connections silent this long (default 30000)
+  --mqtt HOST:PORT     MQTT mode: connect to this broker instead of listening on TCP
+  --group NAME         MQTT shared-subscription group (default decoders)
+  --client-id ID       MQTT client id, unique per worker (default: generated)
+  --topic-prefix P     MQTT topic prefix (default slimcodec)
+  --max-queued N       MQTT: frames waiting for a decode thread before intake pauses (default 64)
+  --list-backends      print the registered backend names and exit
+  --help               this text
+)";
+
+bool parse_size(const char* text, size_t& out) {
+  char* end = nullptr;
+  const unsigned long long v = std::strtoull(text, &end, 10);
+  if (end == text || *end != '\0') return false;
+  out = size_t(v);
+  return true;
+}
+
+#ifdef SLIMCODEC_HAVE_MQTT
+// "HOST:PORT" or "[IPv6]:PORT".
+bool parse_host_port(const std::string& text, std::string& host, uint16_t& port) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  size_t n = 0;
+  if (!parse_size(text.c_str() + colon + 1, n) || n == 0 || n > 65535) return false;
+  port = uint16_t(n);
+  return true;
+}
+
+int run_mqtt(slimcodec::serve::MqttServiceOptions options) {
+  using namespace slimcodec;
+  // Block the signals before any thread exists, so every thread inherits the mask and sigwait() below gets them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  auto service = serve::MqttDecodeService::start(options);
+  if (!service) {
+    std::fprintf(stderr, "cannot start: %s\n", service.error().what());
+    return 1;
+  }
+  std::printf("mqtt: subscribed to %s on %s:%u as %s, backend %s, %zu workers\n", (*service)->subscription().c_str(),
+              options.host.c_str(), options.port, (*service)->client_id().c_str(), options.backend.c_str(),
+              options.workers);
+  std::fflush(stdout);
+  int signal = 0;
+  sigwait(&signals, &signal);
+  (*service)->shutdown();
+  const auto& s = (*service)->stats();
+  std::printf("shutdown: %llu messages, %llu frames received, %llu answered, %llu decode errors, %llu unanswered, "
+              "%llu bad messages (%llu answered), %llu dropped without response topic, %llu dropped at close, "
+              "%llu replies acknowledged, %llu replies failed\n",
+              (unsigned long long)s.messages_received, (unsigned long long)s.frames_received,
+              (unsigned long long)s.frames_answered, (unsigned long long)s.frames_decode_failed,
+              (unsigned long long)s.frames_unanswered, (unsigned long long)s.bad_messages,
+              (unsigned long long)s.bad_messages_answered, (unsigned long long)s.messages_dropped,
+              (unsigned long long)s.messages_dropped_closing, (unsigned long long)s.replies_acked,
+              (unsigned long long)s.replies_failed);
+  return 0;
+}
+#endif
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace slimcodec;
+  serve::ServiceOptions options;
+  options.port = 7878;
+  std::string mqtt_broker, mqtt_group = "decoders", mqtt_client_id, mqtt_prefix = "slimcodec";
+  size_t mqtt_max_queued = 64;
+  bool tcp_only_flag = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> const char* {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s needs a value\n%s", arg.c_str(), kUsage);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    size_t n = 0;
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (arg == "--list-backends") {
+      for (const auto& name : decode::BackendRegistry::global().names()) std::printf("%s\n", name.c_str());
+      return 0;
+    } else if (arg == "--bind") {
+      options.bind_address = value();
+      tcp_only_flag = true;
+    } else if (arg == "--port" && parse_size(value(), n) && n <= 65535) {
+      options.port = uint16_t(n);
+      tcp_only_flag = true;
+    } else if (arg == "--mqtt") {
+      mqtt_broker = value();
+    } else if (arg == "--group") {
+      mqtt_group = value();
+    } else if (arg == "--client-id") {
+      mqtt_client_id = value();
+    } else if (arg == "--topic-prefix") {
+      mqtt_prefix = value();
+    } else if (arg == "--max-queued" && parse_size(value(), n) && n >= 1) {
+      mqtt_max_queued = n;
+    } else if (arg == "--workers" && parse_size(value(), n) && n >= 1 && n <= 256) {
+      options.workers = n;
+    } else if (arg == "--backend") {
+      options.backend = value();
+    } else if (arg == "--option") {
+      const std::string kv = value();
+      const size_t eq = kv.find('=');
+      if (eq == std::string::npos) return std::fprintf(stderr, "--option wants KEY=VALUE\n"), 2;
+      options.backend_options[kv.substr(0, eq)] = kv.substr(eq + 1);
+    } else if (arg == "--max-inflight" && parse_size(value(), n) && n >= 1) {
+      options.max_inflight_per_connection = n;
+    } else if (arg == "--idle-timeout-ms" && parse_size(value(), n) && n >= 1) {
+      options.idle_timeout = std::chrono::milliseconds(n);
+    } else {
+      std::fprintf(stderr, "bad or unknown argument: %s\n%s", arg.c_str(), kUsage);
+      return 2;
+    }
+  }
+
+  if (!mqtt_broker.empty()) {
+#ifdef SLIMCODEC_HAVE_MQTT
+    serve::MqttServiceOptions mqtt;
+    if (!parse_host_port(mqtt_broker, mqtt.host, mqtt.port))
+      return std::fprintf(stderr, "--mqtt wants HOST:PORT, got %s\n", mqtt_broker.c_str()), 2;
+    if (tcp_only_flag) return std::fprintf(stderr, "--bind and --port are for TCP mode, not --mqtt\n"), 2;
+    mqtt.group = mqtt_group;
+    mqtt.client_id = mqtt_client_id;
+    mqtt.topic_prefix = mqtt_prefix;
+    mqtt.workers = options.workers;
+    mqtt.backend = options.backend;
+    mqtt.backend_options = options.backend_options;
+    mqtt.limits = options.limits;
+    mqtt.max_queued = mqtt_max_queued;
+    return run_mqtt(std::move(mqtt));
+#else
+    (void)mqtt_max_queued;
+    std::fprintf(stderr, "--mqtt: this build has no MQTT support (needs libmosquitto-dev at configure time)\n");
+    return 2;
+#endif
+  }
+
+  asio::io_context io;
+  auto service = serve::TcpService::create(io, options);
+  if (!service) {
+    std::fprintf(stderr, "cannot start: %s\n", service.error().what());
+    return 1;
+  }
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const asio::error_code& ec, int) {
+    if (!ec) (*service)->shutdown();
+  });
+  (*service)->start();
+  std::printf("listening on %s:%u, backend %s, %zu workers\n", options.bind_address.c_str(), (*service)->port(),
+              options.backend.c_str(), options.workers);
+  std::fflush(stdout);
+  io.run();
+  (*service)->pool().stop();
+  const auto& s = (*service)->stats();
+  std::printf("shutdown: %llu connections, %llu frames received, %llu answered, %llu decode errors, "
+              "%llu unanswered, %llu bad streams, %llu cut\n",
+              (unsigned long long)s.connections_accepted, (unsigned long long)s.frames_received,
+              (unsigned long long)s.frames_answered, (unsigned long long)s.frames_decode_failed,
+              (unsigned long long)s.frames_unanswered, (unsigned long long)s.connections_failed,
+              (unsigned long long)s.connections_cut);
+  return 0;
+}
