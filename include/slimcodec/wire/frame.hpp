@@ -1,0 +1,117 @@
+// Frame format v1 (docs/wire-format.md): constants, the decoded header, size rules and field validation.
+// Byte-level encoding lives in header_codec.hpp; this file knows nothing about byte positions but the offsets.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include "slimcodec/common/result.hpp"
+#include "slimcodec/wire/byte_order.hpp"
+
+namespace slimcodec::wire {
+
+inline constexpr std::array<uint8_t, 4> kMagic = {0x53, 0x4C, 0x4D, 0x43};  // "SLMC"
+inline constexpr uint8_t kVersion = 1;
+inline constexpr size_t kHeaderSize = 48;
+inline constexpr size_t kTrailerSize = 4;
+
+inline constexpr unsigned kMinBits = 1, kMaxBits = 8;
+inline constexpr unsigned kMinEnsemble = 1, kMaxEnsemble = 16;
+inline constexpr unsigned kMaxChannels = 1024, kMaxHeight = 4096, kMaxWidth = 4096;
+inline constexpr size_t kDefaultMaxPayload = size_t{16} << 20;  // 16 MiB
+
+// Raw bit-pack codec: 128 values per group, 16 * b bytes per group (layout in docs/wire-format.md).
+inline constexpr size_t kGroupValues = 128;
+inline constexpr size_t kGroupLanes = 16;
+
+// Byte offsets of the v1 header fields.
+namespace offset {
+inline constexpr size_t kMagic = 0, kVersion = 4, kHeaderSize = 5, kFlags = 6, kCodec = 7, kEnsemble = 8,
+                        kBits = 9, kReserved10 = 10, kChannels = 12, kHeight = 14, kWidth = 16,
+                        kReserved18 = 18, kLo = 20, kHi = 24, kFrameId = 28, kTimestamp = 32,
+                        kPayloadSize = 40, kHeaderCrc = 44;
+}  // namespace offset
+
+inline constexpr uint8_t kFlagsBoundModeMask = 0x03;  // bits 0-1; bits 2-7 are reserved
+
+enum class Codec : uint8_t {
+  raw_bitpack = 0,  // 1..255 reserved (e.g. an entropy coder) -> codec_unsupported
+};
+
+// How the sender chose the bounds. Informational: a receiver always dequantizes with the lo/hi in the header.
+enum class BoundMode : uint8_t {
+  explicit_bounds = 0,
+  from_sigma = 1,          // B = k * measured standard deviation
+  from_ensemble_size = 2,  // B derived from s
+  // 3 is reserved -> reserved_nonzero
+};
+
+// The decoded fields of a v1 header (reserved bits and bytes are implied zero).
+struct FrameHeader {
+  BoundMode bound_mode = BoundMode::explicit_bounds;
+  Codec codec = Codec::raw_bitpack;
+  uint8_t ensemble_size = 1;  // s, 1..16
+  uint8_t bits = 1;           // b, 1..8
+  uint16_t channels = 1;      // C, 1..1024
+  uint16_t height = 1;        // H, 1..4096
+  uint16_t width = 1;         // W, 1..4096
+  float lo = -1.0f;           // finite, |lo| < 2^127, lo < hi
+  float hi = 1.0f;
+  uint32_t frame_id = 0;
+  uint64_t timestamp_us = 0;
+  uint32_t payload_size = 0;  // bytes; must equal expected_payload_size()
+};
+
+// What a reader is willing to hold in memory.
+struct ParserLimits {
+  size_t max_payload_size = kDefaultMaxPayload;
+};
+
+// Raw bit-pack size: ceil(values / 128) * 16 * bits. 64-bit so that the largest legal shape cannot wrap.
+constexpr uint64_t raw_bitpack_size(uint64_t values, unsigned bits) noexcept {
+  return (values + kGroupValues - 1) / kGroupValues * kGroupLanes * bits;
+}
+
+// Payload size the codec produces for this shape and bit width; 0 for a codec this build does not know.
+constexpr uint64_t expected_payload_size(Codec codec, unsigned channels, unsigned height, unsigned width,
+                                         unsigned bits) noexcept {
+  return codec == Codec::raw_bitpack ? raw_bitpack_size(uint64_t{channels} * height * width, bits) : 0;
+}
+
+constexpr uint64_t expected_payload_size(const FrameHeader& h) noexcept {
+  return expected_payload_size(h.codec, h.channels, h.height, h.width, h.bits);
+}
+
+// Header + payload + trailer. Meant for a validated header (payload_size within the limits).
+constexpr size_t frame_size(const FrameHeader& h) noexcept {
+  return kHeaderSize + static_cast<size_t>(h.payload_size) + kTrailerSize;
+}
+
+// |v| < 2^127, i.e. a finite float whose biased exponent is at most 253; keeps hi - lo finite in binary32.
+inline bool bound_in_range(float v) noexcept { return ((bits_from_float(v) >> 23) & 0xFFu) <= 253u; }
+
+// Checks every header field in the order docs/wire-format.md fixes (after the byte-level checks:
+// magic, version, header size, header CRC, reserved bytes), so all readers report the same first error.
+inline Result<void> validate(const FrameHeader& h, const ParserLimits& limits = {}) noexcept {
+  if (static_cast<uint8_t>(h.bound_mode) > kFlagsBoundModeMask)
+    return Error{Errc::reserved_nonzero, "flags bits 2-7 are reserved"};
+  if (h.bound_mode != BoundMode::explicit_bounds && h.bound_mode != BoundMode::from_sigma &&
+      h.bound_mode != BoundMode::from_ensemble_size)
+    return Error{Errc::reserved_nonzero, "bound_mode 3 is reserved"};
+  if (h.codec != Codec::raw_bitpack) return Errc::codec_unsupported;
+  if (h.ensemble_size < kMinEnsemble || h.ensemble_size > kMaxEnsemble) return Errc::ensemble_out_of_range;
+  if (h.bits < kMinBits || h.bits > kMaxBits) return Errc::bits_out_of_range;
+  if (h.channels < 1 || h.channels > kMaxChannels)
+    return Error{Errc::shape_out_of_range, "channels outside 1..1024"};
+  if (h.height < 1 || h.height > kMaxHeight) return Error{Errc::shape_out_of_range, "height outside 1..4096"};
+  if (h.width < 1 || h.width > kMaxWidth) return Error{Errc::shape_out_of_range, "width outside 1..4096"};
+  if (!bound_in_range(h.lo) || !bound_in_range(h.hi))
+    return Error{Errc::bounds_invalid, "bound is NaN, infinite or not below 2^127 in magnitude"};
+  if (!(h.lo < h.hi)) return Error{Errc::bounds_invalid, "lo is not below hi"};
+  if (h.payload_size != expected_payload_size(h)) return Errc::length_mismatch;
+  if (h.payload_size > limits.max_payload_size) return Errc::length_too_large;
+  return {};
+}
+
+}  // namespace slimcodec::wire

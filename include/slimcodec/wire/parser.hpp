@@ -1,0 +1,157 @@
+// Frame readers: parse_frame for a whole buffer (zero-copy) and FrameParser for bytes arriving in any chunks.
+// Both apply the same checks in the same order, so the same bytes give the same result (docs/wire-format.md).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <new>
+
+#include "slimcodec/common/result.hpp"
+#include "slimcodec/wire/byte_order.hpp"
+#include "slimcodec/wire/crc32c.hpp"
+#include "slimcodec/wire/frame.hpp"
+#include "slimcodec/wire/header_codec.hpp"
+
+namespace slimcodec::wire {
+
+// A checked frame. payload points into the parsed buffer (parse_frame) or into the parser (FrameParser).
+struct FrameView {
+  FrameHeader header;
+  const uint8_t* payload = nullptr;
+  size_t payload_size = 0;
+  size_t frame_size = 0;  // bytes the frame occupies; the next frame of a stream starts there
+};
+
+// Parses the frame at the start of buf[0, n). Bytes after the frame are left alone (see frame_size).
+// Fewer than kHeaderSize bytes, or a valid header whose frame does not fit, give Errc::truncated.
+inline Result<FrameView> parse_frame(const uint8_t* buf, size_t n, const ParserLimits& limits = {}) noexcept {
+  if (n < kHeaderSize || buf == nullptr) return Errc::truncated;
+  auto h = decode_header(buf, limits);
+  if (!h) return h.error();
+  const size_t size = frame_size(*h);
+  if (n < size) return Errc::truncated;
+  const size_t body = kHeaderSize + h->payload_size;
+  if (crc32c(buf, body) != load_le32(buf + body)) return Errc::crc_mismatch;
+  return FrameView{*h, buf + kHeaderSize, h->payload_size, size};
+}
+
+// Incremental reader for stream transports. feed() takes any chunking (zero-length too), copies what it
+// consumes, checks the header as soon as its 48 bytes are in, and stops right after a complete frame.
+// Memory: one buffer of at most max_payload_size + 4 bytes, reused across frames; a rejected header never
+// allocates. After an error every feed returns that error until reset(): a stream cannot resynchronise.
+class FrameParser {
+ public:
+  explicit FrameParser(const ParserLimits& limits = {}) noexcept : limits_(limits) {}
+
+  // Consumes up to n bytes and returns how many it took: all of them, or fewer when a frame completed
+  // (then has_frame() is true; feed the rest afterwards). Never reads past data + n.
+  Result<size_t> feed(const uint8_t* data, size_t n) noexcept {
+    if (state_ == State::failed) return error_;
+    if (state_ == State::complete) start_next_frame();
+    if (n == 0) return size_t{0};
+    if (data == nullptr) return Error{Errc::invalid_argument, "null data with nonzero length"};
+    size_t used = 0;
+    if (state_ == State::header) {
+      used = take(header_, kHeaderSize, data, n);
+      if (have_ < kHeaderSize) return used;
+      auto h = decode_header(header_, limits_);
+      if (!h) return fail(h.error());
+      if (!reserve(size_t{h->payload_size} + kTrailerSize)) {
+        return fail(Error{Errc::length_too_large, "cannot allocate the frame buffer"});
+      }
+      view_.header = *h;
+      state_ = State::body;
+      have_ = 0;
+    }
+    const size_t body = view_.header.payload_size + kTrailerSize;
+    used += take(buffer_.get(), body, data + used, n - used);
+    if (have_ < body) return used;
+    const uint32_t expected = crc32c(buffer_.get(), view_.header.payload_size, crc32c(header_, kHeaderSize));
+    if (expected != load_le32(buffer_.get() + view_.header.payload_size)) return fail(Error{Errc::crc_mismatch});
+    view_.payload = buffer_.get();
+    view_.payload_size = view_.header.payload_size;
+    view_.frame_size = frame_size(view_.header);
+    state_ = State::complete;
+    return used;
+  }
+
+  // True after the feed that completed a frame, until the next feed or reset.
+  bool has_frame() const noexcept { return state_ == State::complete; }
+  // The completed frame; valid while has_frame() is true (the payload lives in this parser).
+  const FrameView& frame() const noexcept { return view_; }
+
+  // Bytes the current frame still needs: 48 before any byte of a frame, then what is missing of the
+  // header, then of payload and trailer. 0 when a frame is complete or after an error.
+  size_t need() const noexcept {
+    switch (state_) {
+      case State::header: return kHeaderSize - have_;
+      case State::body: return size_t{view_.header.payload_size} + kTrailerSize - have_;
+      default: return 0;
+    }
+  }
+
+  // Call at the end of the stream: Errc::truncated if it ended inside a frame, the stored error if any.
+  Result<void> finish() const noexcept {
+    if (state_ == State::failed) return error_;
+    if ((state_ == State::header && have_ > 0) || state_ == State::body) return Errc::truncated;
+    return {};
+  }
+
+  bool failed() const noexcept { return state_ == State::failed; }
+  const Error& error() const noexcept { return error_; }
+  size_t buffer_capacity() const noexcept { return capacity_; }
+  const ParserLimits& limits() const noexcept { return limits_; }
+
+  // Back to the start of a frame (e.g. for a new connection). Keeps the buffer for reuse.
+  void reset() noexcept {
+    start_next_frame();
+    error_ = Error{};
+  }
+
+ private:
+  enum class State : uint8_t { header, body, complete, failed };
+
+  void start_next_frame() noexcept {
+    state_ = State::header;
+    have_ = 0;
+    view_ = FrameView{};
+  }
+
+  Error fail(Error e) noexcept {
+    state_ = State::failed;
+    error_ = e;
+    view_ = FrameView{};
+    return e;
+  }
+
+  // Copies into dst[have_, want) as much of src[0, n) as fits; returns the count.
+  size_t take(uint8_t* dst, size_t want, const uint8_t* src, size_t n) noexcept {
+    const size_t k = want - have_ < n ? want - have_ : n;
+    if (k > 0) std::memcpy(dst + have_, src, k);
+    have_ += k;
+    return k;
+  }
+
+  bool reserve(size_t bytes) noexcept {
+    if (bytes <= capacity_) return true;
+    buffer_.reset();
+    capacity_ = 0;
+    buffer_.reset(new (std::nothrow) uint8_t[bytes]);
+    if (!buffer_) return false;
+    capacity_ = bytes;
+    return true;
+  }
+
+  ParserLimits limits_;
+  State state_ = State::header;
+  size_t have_ = 0;  // bytes of the current part (header, or payload + trailer) received so far
+  uint8_t header_[kHeaderSize] = {};
+  std::unique_ptr<uint8_t[]> buffer_;
+  size_t capacity_ = 0;
+  FrameView view_{};
+  Error error_{};
+};
+
+}  // namespace slimcodec::wire

@@ -1,0 +1,265 @@
+#!/usr/bin/env python3
+"""Writes tests/golden/{ok,err}/*.bin and their .txt sidecars for frame format v1 (docs/wire-format.md).
+
+An implementation independent of the C++ writer: the C++ tests rebuild every ok frame from its sidecar and
+compare bytes, and tools/educational_decoder.py decodes all of them. Output is deterministic.
+Usage: make_golden.py [OUT_DIR]   (default: tests/golden next to this script)
+"""
+import os
+import struct
+import sys
+
+GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden")
+
+ERRC = {
+    "truncated": 10, "bad_magic": 12, "version_unsupported": 14, "reserved_nonzero": 16,
+    "header_size_invalid": 18, "header_crc_mismatch": 20, "bits_out_of_range": 22,
+    "ensemble_out_of_range": 24, "shape_out_of_range": 26, "bounds_invalid": 28, "codec_unsupported": 30,
+    "length_mismatch": 32, "length_too_large": 34, "crc_mismatch": 36,
+}
+
+
+def crc32c(data, crc=0):
+    crc ^= 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def f32(x):
+    return struct.unpack("<f", struct.pack("<f", x))[0]
+
+
+def pack(codes, bits):
+    """Raw bit-pack: groups of 128 codes -> 16*bits bytes; lane word W_l holds q[16j+l] at bit j*bits."""
+    groups = (len(codes) + 127) // 128
+    padded = list(codes) + [0] * (groups * 128 - len(codes))
+    out = bytearray()
+    for g in range(groups):
+        q = padded[g * 128:(g + 1) * 128]
+        block = bytearray(16 * bits)
+        for lane in range(16):
+            word = 0
+            for j in range(8):
+                word |= q[16 * j + lane] << (j * bits)
+            for k in range(bits):
+                block[16 * k + lane] = (word >> (8 * k)) & 0xFF
+        out += block
+    return bytes(out)
+
+
+def dequantize(codes, bits, lo, hi):
+    levels = (1 << bits) - 1
+    step = f32(f32(hi - lo) / levels)
+    return [f32(lo + f32(q * step)) for q in codes]
+
+
+def codes_for(n, bits, seed):
+    """Deterministic xorshift32 codes; the first two are 0 and the maximum so both ends are covered."""
+    state, levels, out = seed or 1, (1 << bits) - 1, []
+    for _ in range(n):
+        state ^= (state << 13) & 0xFFFFFFFF
+        state ^= state >> 17
+        state ^= (state << 5) & 0xFFFFFFFF
+        out.append(state % (levels + 1))
+    if n >= 2:
+        out[0], out[1] = 0, levels
+    return out
+
+
+def header(f, payload_size=None, fix_crc=True, patch=None):
+    """48 header bytes from the field dict f; patch = {offset: byte} applied before the header CRC."""
+    h = bytearray(48)
+    h[0:4] = b"SLMC"
+    h[4], h[5] = 1, 48
+    h[6] = f["bound_mode"]
+    h[7] = f.get("codec", 0)
+    h[8], h[9] = f["ensemble_size"], f["bits"]
+    struct.pack_into("<HHH", h, 12, f["channels"], f["height"], f["width"])
+    struct.pack_into("<ff", h, 20, f["lo"], f["hi"])
+    struct.pack_into("<IQ", h, 28, f["frame_id"], f["timestamp_us"])
+    size = payload_size if payload_size is not None else payload_size_of(f)
+    struct.pack_into("<I", h, 40, size & 0xFFFFFFFF)
+    for off, val in (patch or {}).items():
+        h[off] = val
+    crc = crc32c(bytes(h[:44]))
+    struct.pack_into("<I", h, 44, crc if fix_crc else crc ^ 0x00000100)
+    return bytes(h)
+
+
+def payload_size_of(f):
+    n = f["channels"] * f["height"] * f["width"]
+    return (n + 127) // 128 * 16 * f["bits"]
+
+
+def frame(f, codes):
+    body = header(f) + pack(codes, f["bits"])
+    return body + struct.pack("<I", crc32c(body))
+
+
+def fmt(x):
+    return "%.9g" % x
+
+
+def block(index, offset, f, codes, size):
+    lines = ["frame %d" % index, "offset %d" % offset, "frame_size %d" % size]
+    for key in ("bound_mode", "codec", "ensemble_size", "bits", "channels", "height", "width"):
+        lines.append("%s %d" % (key, f.get(key, 0)))
+    lines += ["lo " + fmt(f["lo"]), "hi " + fmt(f["hi"]), "frame_id %d" % f["frame_id"],
+              "timestamp_us %d" % f["timestamp_us"], "payload_size %d" % payload_size_of(f),
+              "codes " + " ".join(str(q) for q in codes),
+              "values " + " ".join(fmt(v) for v in dequantize(codes, f["bits"], f["lo"], f["hi"]))]
+    return lines
+
+
+def write(kind, name, data, lines):
+    path = os.path.join(GOLDEN, kind, name)
+    with open(path + ".bin", "wb") as out:
+        out.write(data)
+    with open(path + ".txt", "w") as out:
+        out.write("\n".join(lines) + "\n")
+
+
+def fields(c, h, w, bits, s=1, mode=0, lo=-1.0, hi=1.0, frame_id=1, ts=1000, codec=0):
+    return dict(channels=c, height=h, width=w, bits=bits, ensemble_size=s, bound_mode=mode, lo=f32(lo),
+                hi=f32(hi), frame_id=frame_id, timestamp_us=ts, codec=codec)
+
+
+OK = [  # name, fields, description
+    ("b1_1x1x3", fields(1, 1, 3, 1), "smallest useful frame (hex-dumped in the spec); 3 codes, 125 padding"),
+    ("b3_3x5x7", fields(3, 5, 7, 3, s=2, mode=1, lo=-2.5, hi=2.5, frame_id=0xDEADBEEF,
+                        ts=0x0123456789ABCDEF), "105 values: one partial group; all-bytes-distinct ids"),
+    ("b4_2x9x11", fields(2, 9, 11, 4, s=4, mode=2, lo=-0.75, hi=1.25, frame_id=7, ts=123456789),
+     "198 values: one full and one partial group"),
+    ("b8_1x16x16", fields(1, 16, 16, 8, s=16, lo=0.0, hi=1.0, frame_id=0xFFFFFFFF, ts=2 ** 64 - 1),
+     "256 values: exactly two groups, 8 bits, largest ensemble, largest ids"),
+    ("b2_6x4x4", fields(6, 4, 4, 2, s=3, mode=1, lo=-1e-3, hi=3e-3, frame_id=42, ts=0),
+     "96 values, 2 bits, small asymmetric bounds"),
+    ("b5_7x3x6", fields(7, 3, 6, 5, lo=-6.0, hi=10.0, frame_id=5), "126 values, 5 bits"),
+    ("b6_1x1x129", fields(1, 1, 129, 6, lo=-100.0, hi=-50.0, frame_id=6), "129 values: second group holds one"),
+    ("b7_5x5x5", fields(5, 5, 5, 7, lo=-1.5, hi=0.5, frame_id=77), "125 values, 7 bits"),
+    ("b1_1024x1x1", fields(1024, 1, 1, 1, lo=-3.0, hi=3.0, frame_id=1024), "largest channel count"),
+    ("b2_1x1x4096", fields(1, 1, 4096, 2, lo=-4.0, hi=4.0, frame_id=4096), "largest width, 32 groups"),
+]
+
+
+def make_ok():
+    made = {}
+    for i, (name, f, desc) in enumerate(OK):
+        n = f["channels"] * f["height"] * f["width"]
+        codes = codes_for(n, f["bits"], 1000 + i)
+        data = frame(f, codes)
+        made[name] = (f, codes, data)
+        write("ok", name, data, ["# " + desc, "frames 1"] + block(0, 0, f, codes, len(data)))
+    # Three frames back to back, as a stream transport carries them.
+    lines, stream = ["# three frames back to back (b1_1x1x3, b3_3x5x7, b4_2x9x11 with frame ids 100..102)",
+                     "frames 3"], b""
+    for k, name in enumerate(("b1_1x1x3", "b3_3x5x7", "b4_2x9x11")):
+        f, codes, _ = made[name]
+        f = dict(f, frame_id=100 + k)
+        data = frame(f, codes)
+        lines += block(k, len(stream), f, codes, len(data))
+        stream += data
+    write("ok", "stream_3frames", stream, lines)
+    return made
+
+
+def make_err(made):
+    base_f, base_codes, base = made["b3_3x5x7"]
+    payload = pack(base_codes, base_f["bits"])
+
+    def with_header(hdr, body=payload):
+        data = hdr + body
+        return data + struct.pack("<I", crc32c(data))
+
+    def err(name, errc, data, note, before=0):
+        write("err", "%02d_%s" % (ERRC[errc], name), data,
+              ["# " + note, "error " + errc, "errc %d" % ERRC[errc], "frames_before_error %d" % before])
+
+    f = base_f
+    err("truncated_in_header", "truncated", base[:47], "first 47 bytes of a valid frame")
+    err("truncated_in_payload", "truncated", base[:60], "valid header, payload cut short")
+    err("truncated_in_trailer", "truncated", base[:-1], "last byte of the frame CRC missing")
+    err("bad_magic", "bad_magic", b"SLMD" + base[4:], "magic 'SLMD'")
+    err("bad_magic_text", "bad_magic", b"GET / HTTP/1.1\r\nHost: example\r\n\r\n" + bytes(30),
+        "not a frame at all")
+    err("version_unsupported", "version_unsupported", with_header(header(f, patch={4: 2})), "version 2")
+    err("version_before_header_crc", "version_unsupported", with_header(header(f, fix_crc=False, patch={4: 0})),
+        "version 0 and a wrong header CRC: version is checked first")
+    err("header_size_invalid", "header_size_invalid", with_header(header(f, patch={5: 47})), "header_size 47")
+    err("header_crc_mismatch", "header_crc_mismatch", with_header(header(f, fix_crc=False)),
+        "header CRC off by one bit")
+    err("header_crc_before_reserved", "header_crc_mismatch",
+        with_header(header(f, fix_crc=False, patch={10: 1})),
+        "reserved byte 10 set and header CRC wrong: the CRC is checked first")
+    err("reserved_flags_bit7", "reserved_nonzero", with_header(header(f, patch={6: 0x80 | f["bound_mode"]})),
+        "flags bit 7 set")
+    err("reserved_flags_bit2", "reserved_nonzero", with_header(header(f, patch={6: 0x04 | f["bound_mode"]})),
+        "flags bit 2 set")
+    err("reserved_byte11", "reserved_nonzero", with_header(header(f, patch={11: 0x01})), "byte 11 set")
+    err("reserved_byte18", "reserved_nonzero", with_header(header(f, patch={18: 0x20})), "byte 18 set")
+    err("bound_mode_3", "reserved_nonzero", with_header(header(dict(f, bound_mode=3))), "bound_mode 3 reserved")
+    err("codec_unsupported", "codec_unsupported", with_header(header(dict(f, codec=1))), "codec 1")
+    err("codec_before_truncated", "codec_unsupported", header(dict(f, codec=255)),
+        "codec 255, header only: header errors come before waiting for the payload")
+    err("ensemble_0", "ensemble_out_of_range", with_header(header(dict(f, ensemble_size=0))), "s = 0")
+    err("ensemble_17", "ensemble_out_of_range", with_header(header(dict(f, ensemble_size=17))), "s = 17")
+    err("ensemble_before_bits", "ensemble_out_of_range",
+        with_header(header(dict(f, ensemble_size=0, bits=0), payload_size=len(payload))),
+        "s = 0 and b = 0: s is checked first")
+    err("bits_0", "bits_out_of_range", with_header(header(dict(f, bits=0), payload_size=len(payload))), "b = 0")
+    err("bits_9", "bits_out_of_range", with_header(header(dict(f, bits=9), payload_size=len(payload))), "b = 9")
+    err("channels_0", "shape_out_of_range", with_header(header(dict(f, channels=0), payload_size=len(payload))),
+        "C = 0")
+    err("channels_1025", "shape_out_of_range", header(dict(f, channels=1025)), "C = 1025 (header only)")
+    err("height_4097", "shape_out_of_range", header(dict(f, height=4097)), "H = 4097 (header only)")
+    err("width_0", "shape_out_of_range", with_header(header(dict(f, width=0), payload_size=len(payload))),
+        "W = 0")
+    nan, inf = struct.unpack("<f", b"\x00\x00\xc0\x7f")[0], float("inf")
+    err("bounds_nan_lo", "bounds_invalid", with_header(header(dict(f, lo=nan))), "lo is NaN")
+    err("bounds_inf_hi", "bounds_invalid", with_header(header(dict(f, hi=inf))), "hi is +infinity")
+    err("bounds_equal", "bounds_invalid", with_header(header(dict(f, lo=1.0, hi=1.0))), "lo == hi")
+    err("bounds_reversed", "bounds_invalid", with_header(header(dict(f, lo=2.0, hi=-2.0))), "lo > hi")
+    err("bounds_signed_zeros", "bounds_invalid", with_header(header(dict(f, lo=0.0, hi=-0.0))),
+        "lo = +0, hi = -0: equal as numbers")
+    err("bounds_2p127", "bounds_invalid", with_header(header(dict(f, lo=-1.0, hi=2.0 ** 127))),
+        "hi = 2^127: finite, but hi - lo could overflow binary32")
+    err("length_mismatch", "length_mismatch",
+        with_header(header(f, payload_size=len(payload) + 1), payload + b"\x00"),
+        "payload_size one more than the codec's size, frame otherwise consistent")
+    err("length_mismatch_wraps_32bit", "length_mismatch",
+        header(dict(f, channels=1024, height=4096, width=4096, bits=8), payload_size=0),
+        "expected size 2^34 does not fit 32 bits; payload_size 0 (= 2^34 mod 2^32) must not match")
+    err("length_mismatch_before_too_large", "length_mismatch", header(f, payload_size=0xFFFFFFFF),
+        "payload_size 0xFFFFFFFF: wrong for the shape and above the limit; mismatch is reported")
+    err("length_too_large", "length_too_large", header(dict(f, channels=1024, height=128, width=256, bits=8)),
+        "consistent 32 MiB payload, above the default 16 MiB limit (header only)")
+    body = bytearray(base)
+    body[48 + 3] ^= 0x10
+    err("crc_mismatch_payload", "crc_mismatch", bytes(body), "one payload bit flipped")
+    body = bytearray(base)
+    body[-1] ^= 0x80
+    err("crc_mismatch_trailer", "crc_mismatch", bytes(body), "one trailer bit flipped")
+    body = bytearray(made["b1_1x1x3"][2] + base)
+    body[-10] ^= 0x01
+    err("crc_mismatch_second_frame", "crc_mismatch", bytes(body),
+        "two frames back to back; the second one's payload is corrupt", before=1)
+
+
+def generate(out_dir):
+    """Writes every golden file under out_dir/{ok,err}, replacing the .bin/.txt files already there."""
+    global GOLDEN
+    GOLDEN = out_dir
+    for kind in ("ok", "err"):
+        os.makedirs(os.path.join(out_dir, kind), exist_ok=True)
+        for old in os.listdir(os.path.join(out_dir, kind)):
+            if old.endswith((".bin", ".txt")):
+                os.remove(os.path.join(out_dir, kind, old))
+    assert crc32c(b"123456789") == 0xE3069283
+    make_err(make_ok())
+
+
+if __name__ == "__main__":
+    generate(sys.argv[1] if len(sys.argv) > 1 else GOLDEN)

@@ -1,0 +1,142 @@
+// tests/golden/: the checked-in frames decode (ok/) or fail (err/) exactly as their sidecars say, the writer
+// reproduces every ok/ frame byte for byte, and the hex dump in docs/wire-format.md matches its file.
+#include <catch2/catch.hpp>
+
+#include <cctype>
+#include <cfloat>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "golden_io.hpp"
+#include "wire_test_util.hpp"
+
+using namespace slimcodec;
+using namespace slimcodec::wire;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kGolden = fs::path(SLIMCODEC_TEST_DATA_DIR) / "golden";
+
+// Feeds a whole file through FrameParser in fixed chunks; returns frames seen and the first error.
+std::pair<size_t, Errc> stream_decode(const std::vector<uint8_t>& data, size_t chunk) {
+  FrameParser p;
+  size_t at = 0, frames = 0;
+  while (at < data.size()) {
+    auto r = p.feed(data.data() + at, std::min(chunk, data.size() - at));
+    if (!r) return {frames, r.code()};
+    at += *r;
+    frames += p.has_frame();
+  }
+  return {frames, p.finish().code()};
+}
+
+}  // namespace
+
+TEST_CASE("golden ok/ frames decode to their sidecars and re-encode to the same bytes", "[wire][golden]") {
+  const auto files = golden::list_files(kGolden / "ok", ".bin");
+  REQUIRE(files.size() >= 8);
+  std::set<unsigned> bits_seen;
+  for (const auto& path : files) {
+    INFO(path.filename().string());
+    const auto data = golden::read_file(path);
+    const auto side = golden::read_sidecar(fs::path(path).replace_extension(".txt"));
+    REQUIRE(!side.frames.empty());
+    size_t at = 0;
+    for (const auto& want : side.frames) {
+      REQUIRE(want.offset == at);
+      auto v = parse_frame(data.data() + at, data.size() - at);
+      REQUIRE(v.ok());
+      CHECK(test::same_header(v->header, want.header));
+      CHECK(v->frame_size == want.frame_size);
+      bits_seen.insert(v->header.bits);
+
+      const size_t n = size_t(want.header.channels) * want.header.height * want.header.width;
+      REQUIRE(want.codes.size() == n);
+      REQUIRE(want.values.size() == n);
+      std::vector<uint8_t> codes(n);
+      ref::unpack_codes(v->payload, n, v->header.bits, codes.data());
+      CHECK(codes == want.codes);
+      // Values: lo + q * step in binary32; an FMA may differ from the sidecar by an ulp or two of the bounds.
+      const float tol = 4 * FLT_EPSILON * std::max(std::fabs(want.header.lo), std::fabs(want.header.hi));
+      for (size_t i = 0; i < n; ++i) {
+        const float x = ref::dequantize_one(codes[i], v->header.bits, v->header.lo, v->header.hi);
+        if (std::fabs(x - want.values[i]) > tol) FAIL_CHECK("value " << i << ": " << x << " vs " << want.values[i]);
+      }
+
+      // The C++ writer, given the sidecar's fields and codes, reproduces the Python generator's bytes.
+      const auto again = test::make_frame(want.header, want.codes);
+      REQUIRE(again.size() == want.frame_size);
+      CHECK(std::equal(again.begin(), again.end(), data.begin() + long(at)));
+      at += v->frame_size;
+    }
+    CHECK(at == data.size());
+    for (size_t chunk : {size_t{1}, size_t{13}, data.size()}) {
+      const auto [frames, err] = stream_decode(data, chunk);
+      CHECK(frames == side.frames.size());
+      CHECK(err == Errc::ok);
+    }
+  }
+  for (unsigned b : {1u, 3u, 4u, 8u}) CHECK(bits_seen.count(b) == 1);
+}
+
+TEST_CASE("golden err/ frames fail with their sidecar's error, in every reader", "[wire][golden]") {
+  const auto files = golden::list_files(kGolden / "err", ".bin");
+  std::set<int> codes_seen;
+  for (const auto& path : files) {
+    INFO(path.filename().string());
+    const auto data = golden::read_file(path);
+    const auto side = golden::read_sidecar(fs::path(path).replace_extension(".txt"));
+    REQUIRE(side.errc > 0);
+    codes_seen.insert(side.errc);
+    size_t at = 0, frames = 0;
+    Errc err = Errc::ok;
+    while (at < data.size()) {
+      auto v = parse_frame(data.data() + at, data.size() - at);
+      if (!v) {
+        err = v.code();
+        break;
+      }
+      at += v->frame_size;
+      ++frames;
+    }
+    CHECK(int(err) == side.errc);
+    CHECK(golden::errc_name(err) == side.error);
+    CHECK(frames == side.frames_before_error);
+    // The file name starts with the error number.
+    CHECK(std::stoi(path.filename().string().substr(0, 2)) == side.errc);
+    for (size_t chunk : {size_t{1}, size_t{7}, data.size()}) {
+      const auto [sframes, serr] = stream_decode(data, chunk);
+      CHECK(int(serr) == side.errc);
+      CHECK(sframes == side.frames_before_error);
+    }
+  }
+  for (Errc e : {Errc::truncated, Errc::bad_magic, Errc::version_unsupported, Errc::reserved_nonzero,
+                 Errc::header_size_invalid, Errc::header_crc_mismatch, Errc::bits_out_of_range,
+                 Errc::ensemble_out_of_range, Errc::shape_out_of_range, Errc::bounds_invalid,
+                 Errc::codec_unsupported, Errc::length_mismatch, Errc::length_too_large, Errc::crc_mismatch}) {
+    INFO("no golden err/ frame for error " << int(e));
+    CHECK(codes_seen.count(int(e)) == 1);
+  }
+}
+
+TEST_CASE("the hex dump in docs/wire-format.md is golden/ok/b1_1x1x3.bin", "[wire][golden]") {
+  std::ifstream spec(fs::path(SLIMCODEC_TEST_DATA_DIR) / ".." / "docs" / "wire-format.md");
+  REQUIRE(spec.good());
+  // Lines between the markers look like "0000  53 4C 4D 43 ...  | comment".
+  std::vector<uint8_t> dumped;
+  bool inside = false;
+  for (std::string line; std::getline(spec, line);) {
+    if (line.find("<!-- hexdump b1_1x1x3 begin -->") != std::string::npos) inside = true;
+    else if (line.find("<!-- hexdump b1_1x1x3 end -->") != std::string::npos) inside = false;
+    else if (inside && line.size() > 6 && std::isxdigit(static_cast<unsigned char>(line[0]))) {
+      std::istringstream words(line.substr(6, line.find('|') == std::string::npos ? std::string::npos
+                                                                                 : line.find('|') - 6));
+      for (std::string w; words >> w;) dumped.push_back(uint8_t(std::stoul(w, nullptr, 16)));
+    }
+  }
+  CHECK(dumped == golden::read_file(kGolden / "ok" / "b1_1x1x3.bin"));
+}

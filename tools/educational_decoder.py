@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""Educational decoder for the slimcodec frame format, version 1.
+
+Written from docs/wire-format.md alone and laid out like it: each section below is a section of the spec.
+Plain Python 3 standard library; clarity over speed.
+
+    educational_decoder.py FILE [--values] [--limit BYTES]
+
+decodes FILE as a stream of frames, prints each header (and with --values the reconstructed tensor), and
+exits with 0 if every frame decodes, or prints "error NAME (NUMBER) ..." and exits with 1.
+"""
+import argparse
+import struct
+import sys
+
+# ---------------------------------------------------------------------------------------------- Conventions
+# Integers are unsigned little-endian; binary32 is an IEEE-754 float stored little-endian.
+
+
+def u8(buf, offset):
+    return buf[offset]
+
+
+def u16(buf, offset):
+    return struct.unpack_from("<H", buf, offset)[0]
+
+
+def u32(buf, offset):
+    return struct.unpack_from("<I", buf, offset)[0]
+
+
+def u64(buf, offset):
+    return struct.unpack_from("<Q", buf, offset)[0]
+
+
+def binary32(buf, offset):
+    return struct.unpack_from("<f", buf, offset)[0]
+
+
+def to_binary32(x):
+    """Rounds a Python float (binary64) to the nearest binary32, as a binary32 operation would."""
+    return struct.unpack("<f", struct.pack("<f", x))[0]
+
+
+# Errors: stable names and numbers ("Validation order and errors").
+ERRORS = {
+    "truncated": 10, "bad_magic": 12, "version_unsupported": 14, "reserved_nonzero": 16,
+    "header_size_invalid": 18, "header_crc_mismatch": 20, "bits_out_of_range": 22,
+    "ensemble_out_of_range": 24, "shape_out_of_range": 26, "bounds_invalid": 28, "codec_unsupported": 30,
+    "length_mismatch": 32, "length_too_large": 34, "crc_mismatch": 36,
+}
+
+
+class FrameError(Exception):
+    def __init__(self, name, detail=""):
+        super().__init__("%s (%d)%s" % (name, ERRORS[name], ": " + detail if detail else ""))
+        self.name = name
+        self.number = ERRORS[name]
+
+
+# -------------------------------------------------------------------------------------------------- Frame
+# | header 48 bytes | payload payload_size bytes | frame_crc 4 bytes |
+HEADER_SIZE = 48
+TRAILER_SIZE = 4
+
+# ------------------------------------------------------------------------------------------------- Header
+MAGIC = b"SLMC"
+VERSION = 1
+MAX_CHANNELS, MAX_HEIGHT, MAX_WIDTH = 1024, 4096, 4096
+DEFAULT_PAYLOAD_LIMIT = 16 * 1024 * 1024
+BOUND_MODES = {0: "explicit", 1: "from sigma", 2: "from ensemble size"}
+
+
+def bound_in_range(buf, offset):
+    """Finite and |v| < 2^127: the biased exponent (bits 23-30 of the pattern) is at most 253."""
+    return (u32(buf, offset) >> 23) & 0xFF <= 253
+
+
+def parse_header(buf, limit):
+    """Validation order steps 2-13 on the 48 header bytes; returns the fields as a dict."""
+    if buf[0:4] != MAGIC:
+        raise FrameError("bad_magic")
+    if u8(buf, 4) != VERSION:
+        raise FrameError("version_unsupported", "version %d" % u8(buf, 4))
+    if u8(buf, 5) != HEADER_SIZE:
+        raise FrameError("header_size_invalid", "header_size %d" % u8(buf, 5))
+    if crc32c(buf[0:44]) != u32(buf, 44):
+        raise FrameError("header_crc_mismatch")
+    flags = u8(buf, 6)
+    if flags & 0xFC:
+        raise FrameError("reserved_nonzero", "flags bits 2-7")
+    if u16(buf, 10) != 0:
+        raise FrameError("reserved_nonzero", "bytes 10-11")
+    if u16(buf, 18) != 0:
+        raise FrameError("reserved_nonzero", "bytes 18-19")
+    bound_mode = flags & 0x03
+    if bound_mode == 3:
+        raise FrameError("reserved_nonzero", "bound_mode 3")
+    codec = u8(buf, 7)
+    if codec != 0:
+        raise FrameError("codec_unsupported", "codec %d" % codec)
+    ensemble_size = u8(buf, 8)
+    if not 1 <= ensemble_size <= 16:
+        raise FrameError("ensemble_out_of_range", "s = %d" % ensemble_size)
+    bits = u8(buf, 9)
+    if not 1 <= bits <= 8:
+        raise FrameError("bits_out_of_range", "b = %d" % bits)
+    channels, height, width = u16(buf, 12), u16(buf, 14), u16(buf, 16)
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise FrameError("shape_out_of_range", "channels %d" % channels)
+    if not 1 <= height <= MAX_HEIGHT:
+        raise FrameError("shape_out_of_range", "height %d" % height)
+    if not 1 <= width <= MAX_WIDTH:
+        raise FrameError("shape_out_of_range", "width %d" % width)
+    if not (bound_in_range(buf, 20) and bound_in_range(buf, 24)):
+        raise FrameError("bounds_invalid", "not finite or not below 2^127")
+    lo, hi = binary32(buf, 20), binary32(buf, 24)
+    if not lo < hi:
+        raise FrameError("bounds_invalid", "lo %r is not below hi %r" % (lo, hi))
+    payload_size = u32(buf, 40)
+    if payload_size != raw_bitpack_size(channels * height * width, bits):
+        raise FrameError("length_mismatch", "payload_size %d" % payload_size)
+    if payload_size > limit:
+        raise FrameError("length_too_large", "payload_size %d > limit %d" % (payload_size, limit))
+    return dict(bound_mode=bound_mode, codec=codec, ensemble_size=ensemble_size, bits=bits, channels=channels,
+                height=height, width=width, lo=lo, hi=hi, frame_id=u32(buf, 28), timestamp_us=u64(buf, 32),
+                payload_size=payload_size)
+
+
+# ------------------------------------------------------------------------ Payload: raw bit-pack (codec 0)
+GROUP_VALUES, GROUP_LANES = 128, 16
+
+
+def raw_bitpack_size(n, bits):
+    """ceil(n / 128) * 16 * b, with Python's unbounded integers (no 32-bit wrap)."""
+    return (n + GROUP_VALUES - 1) // GROUP_VALUES * GROUP_LANES * bits
+
+
+def unpack_codes(payload, n, bits):
+    """Code i: group g = i/128, slot j = (i mod 128)/16, lane l = i mod 16; W = sum of bytes 16k+l << 8k."""
+    levels = (1 << bits) - 1
+    codes = []
+    for i in range(n):
+        g, j, lane = i // 128, (i % 128) // 16, i % 16
+        base = 16 * bits * g
+        word = 0
+        for k in range(bits):
+            word |= payload[base + 16 * k + lane] << (8 * k)
+        codes.append((word >> (j * bits)) & levels)
+    return codes
+
+
+def dequantize(codes, bits, lo, hi):
+    """x' = lo + q * step, step = (hi - lo) / L, every operation rounded to binary32 (no FMA)."""
+    levels = (1 << bits) - 1
+    step = to_binary32(to_binary32(hi - lo) / levels)
+    return [to_binary32(lo + to_binary32(q * step)) for q in codes]
+
+
+# ------------------------------------------------------------------------------------ frame_crc, CRC-32C
+
+
+def crc32c(data):
+    """Castagnoli, reflected polynomial 0x82F63B78, init and xorout 0xFFFFFFFF; check value 0xE3069283."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+# ------------------------------------------------------------------------------ Validation order, a frame
+
+
+def decode_frame(data, offset=0, limit=DEFAULT_PAYLOAD_LIMIT):
+    """Steps 1-15 for the frame at data[offset:]. Returns (header dict, payload bytes, frame size)."""
+    buf = memoryview(data)[offset:]
+    if len(buf) < HEADER_SIZE:
+        raise FrameError("truncated", "%d bytes, no complete header" % len(buf))
+    header = parse_header(bytes(buf[:HEADER_SIZE]), limit)
+    size = HEADER_SIZE + header["payload_size"] + TRAILER_SIZE
+    if len(buf) < size:
+        raise FrameError("truncated", "%d of %d bytes" % (len(buf), size))
+    body = HEADER_SIZE + header["payload_size"]
+    if crc32c(buf[:body]) != u32(buf, body):
+        raise FrameError("crc_mismatch")
+    return header, bytes(buf[HEADER_SIZE:body]), size
+
+
+# ---------------------------------------------------------------------------------------- Stream framing
+
+
+def decode_stream(data, limit=DEFAULT_PAYLOAD_LIMIT):
+    """Frames back to back; stops at the first error (no resynchronisation). Returns (frames, error or None),
+    each frame a dict of the header fields plus offset, frame_size, codes and values."""
+    frames, offset = [], 0
+    while offset < len(data):
+        try:
+            header, payload, size = decode_frame(data, offset, limit)
+        except FrameError as err:
+            return frames, err
+        n = header["channels"] * header["height"] * header["width"]
+        codes = unpack_codes(payload, n, header["bits"])
+        frames.append(dict(header, offset=offset, frame_size=size, codes=codes,
+                           values=dequantize(codes, header["bits"], header["lo"], header["hi"])))
+        offset += size
+    return frames, None
+
+
+# -------------------------------------------------------------------------------------------------- main
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(description="Decode a file of slimcodec v1 frames.")
+    parser.add_argument("file")
+    parser.add_argument("--values", action="store_true", help="print the reconstructed values")
+    parser.add_argument("--limit", type=int, default=DEFAULT_PAYLOAD_LIMIT, help="payload limit in bytes")
+    args = parser.parse_args(argv[1:])
+    show_values = args.values
+    with open(args.file, "rb") as f:
+        data = f.read()
+    frames, error = decode_stream(data, args.limit)
+    for k, fr in enumerate(frames):
+        print("frame %d at offset %d, %d bytes" % (k, fr["offset"], fr["frame_size"]))
+        print("  bound_mode %d (%s), codec %d, ensemble_size %d, bits %d" % (
+            fr["bound_mode"], BOUND_MODES[fr["bound_mode"]], fr["codec"], fr["ensemble_size"], fr["bits"]))
+        print("  shape %d x %d x %d, lo %.9g, hi %.9g" % (fr["channels"], fr["height"], fr["width"], fr["lo"],
+                                                          fr["hi"]))
+        print("  frame_id %d, timestamp_us %d, payload_size %d" % (fr["frame_id"], fr["timestamp_us"],
+                                                                   fr["payload_size"]))
+        if show_values:
+            print("  values " + " ".join("%.9g" % v for v in fr["values"]))
+    if error is not None:
+        print("error %s after %d frame(s)" % (error, len(frames)))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
