@@ -1,6 +1,10 @@
 // slimcodec-decode-service: the server side of split computing. Receives frames from devices over TCP (or from
 // an MQTT 5 broker as one of a shared-subscription group), decodes them and replies per frame.
 #include <slimcodec/decode/callback.hpp>
+#include <slimcodec/decode/native.hpp>
+#ifdef SLIMCODEC_HAVE_LIBTORCH
+#include <slimcodec/decode/libtorch.hpp>
+#endif
 #include <slimcodec/serve/tcp_service.hpp>
 #ifdef SLIMCODEC_HAVE_MQTT
 #include <slimcodec/serve/mqtt_service.hpp>

@@ -40,6 +40,7 @@ enum class Errc : uint8_t {
   // Runtime.
   backend_unknown = 100,
   backend_failed = 102,
+  timed_out = 104,           // a reply or transfer did not complete within its time limit
 };
 
 // A short, stable description of each error code.
@@ -71,6 +72,7 @@ constexpr const char* message(Errc e) noexcept {
     case Errc::image_invalid: return "image cannot be decoded";
     case Errc::backend_unknown: return "unknown decoder backend";
     case Errc::backend_failed: return "decoder backend failed";
+    case Errc::timed_out: return "timed out";
   }
   return "unknown error";
 }
