@@ -72,8 +72,8 @@ BOUND_MODES = {0: "explicit", 1: "from sigma", 2: "from ensemble size"}
 
 
 def bound_in_range(buf, offset):
-    """Finite and |v| < 2^127: the biased exponent (bits 23-30 of the pattern) is at most 253."""
-    return (u32(buf, offset) >> 23) & 0xFF <= 253
+    """Finite and |v| < 2^125: the biased exponent (bits 23-30 of the pattern) is at most 251."""
+    return (u32(buf, offset) >> 23) & 0xFF <= 251
 
 
 def parse_header(buf, limit):
@@ -113,7 +113,7 @@ def parse_header(buf, limit):
     if not 1 <= width <= MAX_WIDTH:
         raise FrameError("shape_out_of_range", "width %d" % width)
     if not (bound_in_range(buf, 20) and bound_in_range(buf, 24)):
-        raise FrameError("bounds_invalid", "not finite or not below 2^127")
+        raise FrameError("bounds_invalid", "not finite or not below 2^125")
     lo, hi = binary32(buf, 20), binary32(buf, 24)
     if not lo < hi:
         raise FrameError("bounds_invalid", "lo %r is not below hi %r" % (lo, hi))

@@ -224,8 +224,8 @@ def make_err(made):
     err("bounds_reversed", "bounds_invalid", with_header(header(dict(f, lo=2.0, hi=-2.0))), "lo > hi")
     err("bounds_signed_zeros", "bounds_invalid", with_header(header(dict(f, lo=0.0, hi=-0.0))),
         "lo = +0, hi = -0: equal as numbers")
-    err("bounds_2p127", "bounds_invalid", with_header(header(dict(f, lo=-1.0, hi=2.0 ** 127))),
-        "hi = 2^127: finite, but hi - lo could overflow binary32")
+    err("bounds_2p125", "bounds_invalid", with_header(header(dict(f, lo=-1.0, hi=2.0 ** 125))),
+        "hi = 2^125: finite, but at or above the 2^125 magnitude limit")
     err("length_mismatch", "length_mismatch",
         with_header(header(f, payload_size=len(payload) + 1), payload + b"\x00"),
         "payload_size one more than the codec's size, frame otherwise consistent")

@@ -62,8 +62,8 @@ TEST_CASE("validate accepts the corners of every range", "[wire][frame]") {
     CHECK(validate(h).ok());
   }
   h = good();
-  h.lo = -std::nextafter(0x1p127f, 0.0f);
-  h.hi = std::nextafter(0x1p127f, 0.0f);
+  h.lo = -std::nextafter(0x1p125f, 0.0f);
+  h.hi = std::nextafter(0x1p125f, 0.0f);
   CHECK(validate(h).ok());
   CHECK(std::isfinite(h.hi - h.lo));
   h.lo = 0.0f;
@@ -109,7 +109,7 @@ TEST_CASE("validate rejects each field with its typed error", "[wire][frame]") {
   const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
   const std::pair<float, float> bad_bounds[] = {{nan, 1.0f}, {-1.0f, nan}, {-inf, 1.0f}, {-1.0f, inf},
                                                {1.0f, 1.0f}, {2.0f, -2.0f}, {0.0f, -0.0f}, {-0.0f, 0.0f},
-                                               {-1.0f, 0x1p127f}, {-0x1p127f, 1.0f}, {-3e38f, 3e38f}};
+                                               {-1.0f, 0x1p125f}, {-0x1p125f, 1.0f}, {-3e38f, 3e38f}};
   for (auto [lo, hi] : bad_bounds) {
     h = good(), h.lo = lo, h.hi = hi;
     CHECK(code(h) == Errc::bounds_invalid);

@@ -56,7 +56,7 @@ struct FrameHeader {
   uint16_t channels = 1;      // C, 1..1024
   uint16_t height = 1;        // H, 1..4096
   uint16_t width = 1;         // W, 1..4096
-  float lo = -1.0f;           // finite, |lo| < 2^127, lo < hi
+  float lo = -1.0f;           // finite, |lo| < 2^125, lo < hi
   float hi = 1.0f;
   uint32_t frame_id = 0;
   uint64_t timestamp_us = 0;
@@ -88,8 +88,9 @@ constexpr size_t frame_size(const FrameHeader& h) noexcept {
   return kHeaderSize + static_cast<size_t>(h.payload_size) + kTrailerSize;
 }
 
-// |v| < 2^127, i.e. a finite float whose biased exponent is at most 253; keeps hi - lo finite in binary32.
-inline bool bound_in_range(float v) noexcept { return ((bits_from_float(v) >> 23) & 0xFFu) <= 253u; }
+// |v| < 2^125, i.e. a finite float whose biased exponent is at most 251: hi - lo stays finite and
+// (2^b - 1) / (hi - lo) stays a normal float, so targets that flush subnormals (ARMv7 NEON) agree.
+inline bool bound_in_range(float v) noexcept { return ((bits_from_float(v) >> 23) & 0xFFu) <= 251u; }
 
 // Checks every header field in the order docs/wire-format.md fixes (after the byte-level checks:
 // magic, version, header size, header CRC, reserved bytes), so all readers report the same first error.
@@ -107,7 +108,7 @@ inline Result<void> validate(const FrameHeader& h, const ParserLimits& limits = 
   if (h.height < 1 || h.height > kMaxHeight) return Error{Errc::shape_out_of_range, "height outside 1..4096"};
   if (h.width < 1 || h.width > kMaxWidth) return Error{Errc::shape_out_of_range, "width outside 1..4096"};
   if (!bound_in_range(h.lo) || !bound_in_range(h.hi))
-    return Error{Errc::bounds_invalid, "bound is NaN, infinite or not below 2^127 in magnitude"};
+    return Error{Errc::bounds_invalid, "bound is NaN, infinite or not below 2^125 in magnitude"};
   if (!(h.lo < h.hi)) return Error{Errc::bounds_invalid, "lo is not below hi"};
   if (h.payload_size != expected_payload_size(h)) return Errc::length_mismatch;
   if (h.payload_size > limits.max_payload_size) return Errc::length_too_large;
