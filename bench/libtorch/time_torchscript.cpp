@@ -1,5 +1,6 @@
 // Times TorchScript modules on LibTorch with one thread: the PyTorch baseline of the encoder and decoder
 // benchmarks. Usage: time_torchscript C H W iterations model.pt [model.pt ...] -> one JSON line per model.
+#include <ATen/Parallel.h>
 #include <torch/script.h>
 
 #include <algorithm>

@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
+
 #include <thread>
 
 using namespace slimcodec;
@@ -87,4 +89,50 @@ TEST_CASE("reply records round-trip and reject corruption") {
   }
   const float a[3] = {1.f, 2.f, 3.f}, b[3] = {1.f, 2.f, 3.0000002f};
   REQUIRE(serve::digest_features(a, 3) != serve::digest_features(b, 3));
+}
+
+// ------------------------------ native backend
+
+#include <slimcodec/decode/native.hpp>
+
+TEST_CASE("native backend reconstructs like the PyTorch reference, from a safetensors file") {
+  const std::string dir = SLIMCODEC_TEST_DATA_DIR "/data/";
+  auto parity = weights::SafeTensorsFile::open(dir + "reconstructor_parity.safetensors");
+  REQUIRE(parity);
+  auto input = parity->tensor_f32("input", {6, 12, 12});
+  auto expected = parity->tensor_f32("output", {24, 24, 24});
+  REQUIRE(input);
+  REQUIRE(expected);
+
+  auto backend = decode::BackendRegistry::global().create(
+      "native", {{"weights", dir + "reconstructor_weights.safetensors"}});
+  REQUIRE(backend);
+  for (int repeat = 0; repeat < 2; ++repeat) {  // the second call reuses the network built by the first
+    auto out = (*backend)->decode(*input, {6, 12, 12});
+    REQUIRE(out);
+    REQUIRE(out->features.shape == decode::TensorShape{24, 24, 24});
+    float max_ref = 0, max_err = 0;
+    for (size_t i = 0; i < out->features.shape.size(); ++i) {
+      max_ref = std::max(max_ref, std::fabs((*expected)[i]));
+      max_err = std::max(max_err, std::fabs(out->features.data[i] - (*expected)[i]));
+    }
+    INFO("max abs error " << max_err << ", output scale " << max_ref);
+    REQUIRE(max_err <= 1e-4f * std::max(1.f, max_ref));
+  }
+  // A different frame size rebuilds the network and keeps the weights.
+  std::vector<float> other(6 * 8 * 10, 0.25f);
+  auto resized = (*backend)->decode(other.data(), {6, 8, 10});
+  REQUIRE(resized);
+  REQUIRE(resized->features.shape == decode::TensorShape{24, 16, 20});
+  REQUIRE((*backend)->decode(other.data(), {5, 8, 12}).code() == Errc::shape_out_of_range);
+}
+
+TEST_CASE("native backend reports bad options and bad weight files") {
+  auto& registry = decode::BackendRegistry::global();
+  REQUIRE(registry.create("native", {}).code() == Errc::invalid_argument);
+  REQUIRE(registry.create("native", {{"weights", "/nonexistent.safetensors"}}).code() == Errc::io_error);
+  // The encoder's weights are not a reconstructor's.
+  auto wrong = registry.create("native", {{"weights", SLIMCODEC_TEST_DATA_DIR "/data/encoder_weights.safetensors"}});
+  REQUIRE_FALSE(wrong);
+  REQUIRE(registry.create("native", {{"random_seed", "3"}}));
 }

@@ -59,7 +59,8 @@ HWY_INLINE hn::Vec<D8> rounded_to_u8(D8 d8, DF df, hn::Vec<DF> rounded) {
   if constexpr (hn::MaxLanes(DF()) == 16) {
     // VPMOVDB keeps each lane's low byte, which already is the code: one instruction instead of
     // subtract + DemoteTo's pack, pack, permute (quantize_pack measured about 1.6x faster at 4 bits).
-    return hn::Vec<D8>{_mm512_cvtepi32_epi8(_mm512_castps_si512(rounded.raw))};
+    // (The zero-masking form: GCC 12 warns about the undefined source operand of the unmasked one.)
+    return hn::Vec<D8>{_mm512_maskz_cvtepi32_epi8(__mmask16(0xFFFF), _mm512_castps_si512(rounded.raw))};
   }
 #endif
   const hn::RebindToSigned<DF> di;
