@@ -1,0 +1,353 @@
+"""Command line: prepare-data, run (cache -> train -> ablation -> evaluate -> export -> report), evaluate, export,
+check-teacher. `run --preset smoke` is the CPU smoke configuration (CTest), `run --preset full` the GPU run."""
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+
+import torch
+
+from . import data, paths
+from .cache import TargetCache
+from .evaluate import Evaluator
+from .export import export_torchscript, load_student, save_student
+from .report import build_table, write_all
+from .student import Student, encoder_macs
+from .teacher import load_teacher
+from .train import TrainConfig, train
+
+# Presets: the smoke one must stay within a couple of CPU minutes; the full one within a GPU lease.
+kPresets = {
+    "smoke": dict(input_size=128, views=2, train_limit=4, heldout_limit=2, steps=8, batch=2, lr=3e-3,
+                  time_budget=0.0, later_taps=(), amp="none", eval_batch=4, log_every=5, checkpoint_every=10),
+    "full": dict(input_size=512, views=48, train_limit=None, heldout_limit=None, steps=100000, batch=32, lr=2e-3,
+                 time_budget=180.0, later_taps=(), amp="bf16", eval_batch=32, log_every=100, checkpoint_every=500),
+}
+kSkimageSmoke = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png", "camera.png")
+
+
+def _log(*a):
+    print(*a, flush=True)
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _images(source: str, train_limit, heldout_limit):
+    """(train, heldout) RGB arrays from a prepared folder, or 'skimage': python3-skimage's photos in memory."""
+    if source == "skimage":
+        d = data.kDebianStills["python3-skimage"][0]
+        imgs = [data.load_rgb(os.path.join(d, f)) for f in kSkimageSmoke if os.path.exists(os.path.join(d, f))]
+        if len(imgs) < 3:
+            raise FileNotFoundError("python3-skimage's sample photos are missing (apt-get install python3-skimage)")
+        n_train = min(train_limit or len(imgs) - 2, len(imgs) - 1)
+        return imgs[:n_train], imgs[n_train:][:heldout_limit]
+    if not os.path.exists(os.path.join(source, "manifest.json")):
+        raise FileNotFoundError(f"{source}/manifest.json is missing: run `training/train.py prepare-data` first")
+    return data.load_split(source, "train", train_limit), data.load_split(source, "heldout", heldout_limit)
+
+
+def _teacher(spec: str, input_size: int, device):
+    t = load_teacher(spec)
+    if input_size and tuple(t.input_size) != (input_size, input_size):
+        t.input_size = (input_size, input_size)
+        if hasattr(t, "_tap_shape"):
+            del t._tap_shape
+    return t.to(device)
+
+
+def _frames(teacher, images, device):
+    return torch.stack([data.resize_view(data.to_chw(img, device), teacher.input_size) for img in images])
+
+
+def cmd_prepare_data(args):
+    data.prepare_dataset(args.out, folders=args.folder, use_debian=not args.no_debian, max_side=args.max_side,
+                         video_every=args.video_every, heldout_fraction=args.heldout_fraction, log=_log)
+    return 0
+
+
+def _report_info(args, teacher, evaluator, p, results, device, n_train, n_views):
+    c, h, w = teacher.tap_shape()
+    student_hw = (2 * h, 2 * w)
+    scale = "smoke (CPU, tiny: checks the pipeline, not the model)" if args.preset == "smoke" else "full"
+    training = {"preset": args.preset, "device": str(device) + (f" ({torch.cuda.get_device_name(device)})"
+                                                              if device.type == "cuda" else ""),
+                "torch": torch.__version__, "teacher": teacher.name, "tap": teacher.tap,
+                "teacher_input": list(teacher.input_size), "student_input": list(student_hw),
+                "train_images": n_train, "views": n_views, "heldout_images": int(evaluator.frames.shape[0]),
+                "reference_objects": evaluator.objects, "batch": p["batch"], "lr": p["lr"]}
+    for name, r in results.items():
+        training[f"{name}_steps"] = r.steps
+        training[f"{name}_seconds"] = round(r.seconds, 1)
+        training[f"{name}_probe_loss_before"] = {str(k): round(v, 5) for k, v in r.probe_before.items()}
+        training[f"{name}_probe_loss_after"] = {str(k): round(v, 5) for k, v in r.probe_after.items()}
+    src = (f"measured by training/ (slimtrain run --preset {args.preset}) on {training['heldout_images']} held-out "
+           f"images; teacher {teacher.name} split at {teacher.tap}")
+    return {"source": src, "metric": teacher.metric, "scale": scale,
+            "reference": (f"the teacher's detections with score >= {evaluator.gt_threshold} on the full-resolution "
+                          f"frame ({evaluator.objects} objects)") if evaluator.detector else
+            "the teacher's top-1 class on the full-resolution frame",
+            "quantizer": {"rule": "quant::bounds_from_ensemble", "k": 3.0, "member_sigma": 1.0},
+            "training": training}
+
+
+def cmd_run(args):
+    p = dict(kPresets[args.preset])
+    for k in ("steps", "batch", "lr", "time_budget", "views", "train_limit", "heldout_limit", "amp"):
+        v = getattr(args, k)
+        if v is not None:
+            p[k] = v
+    if args.later_taps is not None:
+        p["later_taps"] = tuple(t for t in args.later_taps.split(",") if t)
+    device = _device(args.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels once
+    os.makedirs(args.out, exist_ok=True)
+    t_start = time.monotonic()
+    torch.manual_seed(args.seed)
+    _log(f"slimtrain run --preset {args.preset} on {device}, torch {torch.__version__}, python "
+         f"{platform.python_version()}")
+    try:
+        teacher = _teacher(args.teacher, p["input_size"], device)
+    except FileNotFoundError as e:
+        if args.skip_without_teacher:
+            _log(f"SKIP: {e}")
+            return 77
+        raise
+    c, h, w = teacher.tap_shape()
+    _log(f"teacher {teacher.name}: input {teacher.input_size}, tap {teacher.tap} {c}x{h}x{w}")
+    if c != 24:
+        raise ValueError(f"the tap has {c} channels; the paper reconstructor produces 24")
+    train_imgs, held_imgs = _images(args.data, p["train_limit"], p["heldout_limit"])
+    _log(f"data {args.data}: {len(train_imgs)} training images, {len(held_imgs)} held-out")
+    cache_path = os.path.join(args.out, "targets.pt")
+    if args.resume and os.path.exists(cache_path):
+        cache = TargetCache.load(cache_path, device)
+        _log(f"target cache loaded from {cache_path}: {len(cache)} views")
+    else:
+        cache = TargetCache.build(teacher, train_imgs, p["views"], args.seed, p["later_taps"], device,
+                                  batch=p["eval_batch"], log=_log)
+        if args.save_cache:
+            cache.save(cache_path)
+    cfg = TrainConfig(steps=p["steps"], batch=p["batch"], lr=p["lr"], time_budget=p["time_budget"],
+                      later_taps=tuple(p["later_taps"]), amp=p["amp"], channels_last=device.type == "cuda",
+                      seed=args.seed, log_every=p["log_every"], checkpoint_every=p["checkpoint_every"])
+    results, students = {}, {}
+    torch.manual_seed(args.seed)
+    students["noise"] = Student()
+    _log("training with noise regularization (sandwich rule)")
+    results["noise"] = train(students["noise"], teacher, cache, cfg, device,
+                             os.path.join(args.out, "noise.ckpt"), args.resume, log=_log)
+    if not args.no_ablation:
+        torch.manual_seed(args.seed)
+        students["ablation"] = Student()
+        # Same number of steps as the main run, so the comparison is per step; the budget is a safety net.
+        acfg = dataclasses.replace(cfg, noise=False, steps=results["noise"].steps,
+                                   time_budget=1.1 * cfg.time_budget if cfg.time_budget else 0.0)
+        _log(f"ablation: training without noise regularization for {acfg.steps} steps")
+        results["ablation"] = train(students["ablation"], teacher, cache, acfg, device,
+                                    os.path.join(args.out, "ablation.ckpt"), args.resume, log=_log)
+    del cache
+    frames = _frames(teacher, held_imgs, device)
+    evaluator = Evaluator(teacher, frames, batch=p["eval_batch"], gt_threshold=args.gt_threshold)
+    if evaluator.objects == 0:
+        raise RuntimeError(f"the teacher finds no object with score >= {args.gt_threshold} in the held-out images")
+    calibration = evaluator.calibration()
+    _log(f"evaluation on {frames.shape[0]} held-out frames, {evaluator.objects} reference objects; "
+         f"calibration {calibration}")
+    sizes, bits = range(1, students["noise"].members + 1), (1, 2, 3, 4)
+    _log("student, noise regularization:")
+    rows = evaluator.table(students["noise"], sizes, bits, log=_log)
+    ablation = None
+    if "ablation" in students:
+        _log("student, no noise regularization:")
+        ablation = evaluator.table(students["ablation"], sizes, bits, log=_log)
+    info = _report_info(args, teacher, evaluator, p, results, device, len(train_imgs), len(train_imgs) * p["views"])
+    mmacs = encoder_macs(2 * h, 2 * w) / 1e6
+    table = build_table(info, rows, ablation, calibration, 6 * (h // 2) * (w // 2), mmacs)
+    name = args.name or f"{args.preset}"
+    files = write_all(table, os.path.join(args.out, f"accuracy-{name}"),
+                      f"slimcodec accuracy ({args.preset} scale): {teacher.name}, {2 * h}x{2 * w} encoder input")
+    meta = {"teacher": teacher.name, "tap": teacher.tap, "teacher_input": json.dumps(list(teacher.input_size)),
+            "student_input": json.dumps([2 * h, 2 * w]), "preset": args.preset, "steps": results["noise"].steps,
+            "noise_regularization": "true"}
+    weights = os.path.join(args.out, f"slimcodec-{name}.safetensors")
+    save_student(students["noise"].cpu(), weights, meta)
+    files["weights"] = weights
+    if "ablation" in students:
+        files["weights_ablation"] = os.path.join(args.out, f"slimcodec-{name}-no-noise.safetensors")
+        save_student(students["ablation"].cpu(), files["weights_ablation"],
+                     {**meta, "noise_regularization": "false", "steps": results["ablation"].steps})
+    if not args.no_torchscript:
+        files.update(export_torchscript(students["noise"], teacher, os.path.join(args.out, "torchscript"), log=_log))
+    summary = {"files": files, "seconds": round(time.monotonic() - t_start, 1),
+               "loss": {k: {"probe_before": r.probe_before, "probe_after": r.probe_after, "steps": r.steps,
+                            "first_steps": r.mean_loss(True, 3), "last_steps": r.mean_loss(False, 3)}
+                        for k, r in results.items()}}
+    with open(os.path.join(args.out, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    _log(f"wrote {', '.join(files.values())} in {summary['seconds']:.0f} s")
+    if args.publish:
+        _publish(files, name, teacher)
+    if args.check_loss_falls:
+        failed = False
+        for k, r in results.items():
+            for s, before in r.probe_before.items():
+                after = r.probe_after[s]
+                fell = after < args.check_loss_falls * before
+                failed |= not fell
+                _log(f"{'ok' if fell else 'FAIL'}: {k} s={s} probe loss {before:.4f} -> {after:.4f} "
+                     f"(must end below {args.check_loss_falls} x)")
+        if failed:
+            return 1
+    return 0
+
+
+def _publish(files, name, teacher):
+    """Weights -> training/weights/, table -> docs/, and the C++ end-to-end fixture for those weights."""
+    from . import fixture
+    os.makedirs(paths.kWeightsDir, exist_ok=True)
+    shutil.copy(files["weights"], paths.kWeightsDir)  # the ablation's weights stay with the run (not committed)
+    for key in ("json", "md", "png"):
+        shutil.copy(files[key], paths.kDocsDir)
+    fixture.write_fixture(os.path.join(paths.kWeightsDir, os.path.basename(files["weights"])), teacher, log=_log)
+    _log(f"published weights to {paths.kWeightsDir}, the table to {paths.kDocsDir}, the fixture to "
+         f"{fixture.kFixtureDir}")
+
+
+def cmd_publish(args):
+    """Publishes results made elsewhere (the GPU run's files): weights, table and the C++ fixture."""
+    files = {"weights": os.path.join(args.src, f"slimcodec-{args.name}.safetensors")}
+    ablation = os.path.join(args.src, f"slimcodec-{args.name}-no-noise.safetensors")
+    if os.path.exists(ablation):
+        files["weights_ablation"] = ablation
+    for key in ("json", "md", "png"):
+        files[key] = os.path.join(args.src, f"accuracy-{args.name}.{key}")
+    from slimcodec_ref import load_safetensors
+    _, meta = load_safetensors(files["weights"])
+    size = json.loads(meta.get("teacher_input", "[512, 512]"))[0]
+    _publish(files, args.name, _teacher(args.teacher, size, torch.device("cpu")))
+    return 0
+
+
+def cmd_evaluate(args):
+    device = _device(args.device)
+    student = load_student(args.weights).to(device)
+    from slimcodec_ref import load_safetensors
+    size = args.input_size or json.loads(load_safetensors(args.weights)[1].get("teacher_input", "[512, 512]"))[0]
+    teacher = _teacher(args.teacher, size, device)
+    _, held = _images(args.data, None, args.heldout_limit)
+    ev = Evaluator(teacher, _frames(teacher, held, device), batch=args.batch, gt_threshold=args.gt_threshold)
+    _log(f"{len(held)} held-out frames, {ev.objects} reference objects; calibration {ev.calibration()}")
+    ev.table(student, range(1, student.members + 1), (1, 2, 3, 4), log=_log)
+    return 0
+
+
+def cmd_export(args):
+    from slimcodec_ref import load_safetensors
+    weights = args.weights
+    if weights is None:  # the weights the C++ end-to-end fixture was made from
+        from . import fixture
+        _, fmeta = load_safetensors(os.path.join(fixture.kFixtureDir, "e2e_reference.safetensors"))
+        weights = os.path.join(paths.kRepoRoot, fmeta["weights"])
+    student = load_student(weights)
+    _, meta = load_safetensors(weights)
+    size = args.input_size or json.loads(meta.get("teacher_input", "[512, 512]"))[0]
+    teacher = _teacher(args.teacher, size, torch.device("cpu"))
+    export_torchscript(student, teacher, args.out, log=_log)
+    return 0
+
+
+def cmd_check_teacher(args):
+    from . import check_teacher
+    return check_teacher.main(args)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="training/train.py", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    p = sub.add_parser("prepare-data", help="collect Debian-shipped photos and video frames (and folders)")
+    p.add_argument("--out", default=paths.kDefaultDataDir)
+    p.add_argument("--folder", action="append", default=[], help="also take every image under this folder")
+    p.add_argument("--no-debian", action="store_true", help="only the --folder images")
+    p.add_argument("--max-side", type=int, default=640)
+    p.add_argument("--video-every", type=int, default=8)
+    p.add_argument("--heldout-fraction", type=float, default=0.2)
+    p.set_defaults(fn=cmd_prepare_data)
+
+    p = sub.add_parser("run", help="cache targets, train (+ ablation), evaluate, export, write the table")
+    p.add_argument("--preset", choices=sorted(kPresets), default="smoke")
+    p.add_argument("--data", default=None, help="prepared folder, or 'skimage' (default: skimage for smoke, "
+                                                "build/train-data for full)")
+    p.add_argument("--out", default=None)
+    p.add_argument("--name", default=None, help="suffix of the output files (default: the preset)")
+    p.add_argument("--teacher", default="centernet")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    for k, t in (("steps", int), ("batch", int), ("lr", float), ("time-budget", float), ("views", int),
+                 ("train-limit", int), ("heldout-limit", int)):
+        p.add_argument("--" + k, type=t, default=None)
+    p.add_argument("--amp", choices=("none", "bf16"), default=None)
+    p.add_argument("--later-taps", default=None, help="comma-separated later taps to distil too, e.g. "
+                                                      "expanded_conv_5/add,expanded_conv_11/add")
+    p.add_argument("--gt-threshold", type=float, default=0.3)
+    p.add_argument("--no-ablation", action="store_true")
+    p.add_argument("--skip-without-teacher", action="store_true", help="exit 77 (CTest: skipped) when the teacher's "
+                                                                      "files are missing")
+    p.add_argument("--no-torchscript", action="store_true")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
+    p.add_argument("--save-cache", action="store_true", help="keep the target cache in --out (for --resume)")
+    p.add_argument("--publish", action="store_true", help="copy weights to training/weights, table to docs/")
+    p.add_argument("--check-loss-falls", type=float, default=0.0, metavar="RATIO",
+                   help="fail unless every size's probe loss ends below RATIO x its value before training")
+    p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("publish", help="copy a run's weights and table into the repository, write the fixture")
+    p.add_argument("src", help="folder with slimcodec-NAME.safetensors and accuracy-NAME.{json,md,png}")
+    p.add_argument("--name", default="centernet-256")
+    p.add_argument("--teacher", default="centernet")
+    p.set_defaults(fn=cmd_publish)
+
+    p = sub.add_parser("evaluate", help="evaluate saved weights on the held-out images")
+    p.add_argument("--weights", required=True)
+    p.add_argument("--data", default=paths.kDefaultDataDir)
+    p.add_argument("--teacher", default="centernet")
+    p.add_argument("--input-size", type=int, default=0, help="teacher input side (default: from the weights)")
+    p.add_argument("--heldout-limit", type=int, default=None)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--gt-threshold", type=float, default=0.3)
+    p.add_argument("--device", default="auto")
+    p.set_defaults(fn=cmd_evaluate)
+
+    p = sub.add_parser("export", help="TorchScript teacher tail and server side for saved weights")
+    p.add_argument("--weights", default=None, help="default: the weights of the C++ end-to-end fixture")
+    p.add_argument("--out", required=True)
+    p.add_argument("--teacher", default="centernet")
+    p.add_argument("--input-size", type=int, default=0, help="teacher input side (default: from the weights)")
+    p.set_defaults(fn=cmd_export)
+
+    p = sub.add_parser("check-teacher", help="compare the torch loader with TFJS (WASM) or the stored reference")
+    p.add_argument("--node-modules", default=os.path.join(paths.kRepoRoot, "build", "teacher", "node_modules"),
+                   help="where @tensorflow/tfjs-* are installed (scripts/fetch-teacher --with-tfjs)")
+    p.add_argument("--write-reference", action="store_true", help="rewrite the stored reference from TFJS")
+    p.set_defaults(fn=cmd_check_teacher)
+
+    args = ap.parse_args(argv)
+    if args.cmd == "run":
+        if args.data is None:
+            args.data = "skimage" if args.preset == "smoke" else paths.kDefaultDataDir
+        if args.out is None:
+            args.out = os.path.join(paths.kRepoRoot, "build", "training", args.preset)
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Accuracy of the student per (s, b) against the teacher's own predictions on held-out images.
+
+There are no labels: the reference is what the teacher predicts on the full-resolution frame (detections with
+score >= gt_threshold for a detector, the argmax class for a classifier). The student path is the deployed one:
+frame -> half resolution -> s members -> quantizer at b bits (the library's, hard rounding) -> reconstructor ->
+teacher tail -> the same decoding. Calibration rows run the teacher through the same code: on the frame itself
+(the reference against itself: 100 for a detector unless scores tie) and on the frame after a round trip through
+half resolution (what the lower input resolution alone costs).
+"""
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import data
+from .coco_map import mean_average_precision
+from .student import Student
+
+
+def _detections(det: torch.Tensor) -> List[Dict[str, np.ndarray]]:
+    d = det.float().cpu().numpy()
+    return [{"boxes": x[:, :4], "scores": x[:, 4], "classes": x[:, 5].astype(np.int64)} for x in d]
+
+
+def reference_boxes(det: torch.Tensor, threshold: float) -> List[Dict[str, np.ndarray]]:
+    out = []
+    for x in det.float().cpu().numpy():
+        keep = x[:, 4] >= threshold
+        out.append({"boxes": x[keep, :4], "classes": x[keep, 5].astype(np.int64)})
+    return out
+
+
+class Evaluator:
+    def __init__(self, teacher, frames: torch.Tensor, batch: int = 8, gt_threshold: float = 0.3):
+        """frames: N x 3 x H x W uint8 held-out frames at the teacher's input size, on the device."""
+        self.teacher, self.frames, self.batch = teacher, frames, batch
+        self.gt_threshold = gt_threshold
+        self.detector = teacher.metric.startswith("mAP")
+        with torch.no_grad():
+            self.ref_taps = torch.cat([teacher.head(frames[sl].float()) for sl in self._batches()])
+            self.reference = self._predict_from_taps(self.ref_taps)
+        if self.detector:
+            self.gt = reference_boxes(self.reference, gt_threshold)
+            self.objects = int(sum(len(g["classes"]) for g in self.gt))
+        else:
+            self.gt = self.reference.argmax(dim=1)
+            self.objects = len(self.gt)
+        self.factor = frames.shape[-1] // (2 * self.ref_taps.shape[-1])
+
+    def _batches(self):
+        return data.iterate_batches(self.frames.shape[0], self.batch)
+
+    def _predict_from_taps(self, taps: torch.Tensor) -> torch.Tensor:
+        preds = []
+        for sl in data.iterate_batches(taps.shape[0], self.batch):
+            outputs, _ = self.teacher.tail(taps[sl])
+            preds.append(self.teacher.predictions(outputs).float())
+        return torch.cat(preds)
+
+    def score(self, preds: torch.Tensor) -> Dict[str, float]:
+        if self.detector:
+            return mean_average_precision(self.gt, _detections(preds))
+        agree = (preds.argmax(dim=1) == self.gt).float().mean()
+        return {"map": 100.0 * float(agree)}
+
+    def calibration(self) -> Dict[str, float]:
+        with torch.no_grad():
+            own = self.score(self.reference)["map"]
+            h, w = self.frames.shape[-2:]
+            taps = []
+            for sl in self._batches():
+                # The student's input resolution, resized the same way, then back up for the teacher.
+                half = F.interpolate(self.frames[sl].float(), size=(h // self.factor, w // self.factor),
+                                     mode="bilinear", align_corners=False)
+                up = F.interpolate(half, size=(h, w), mode="bilinear", align_corners=False)
+                taps.append(self.teacher.head(up))
+            half_res = self.score(self._predict_from_taps(torch.cat(taps)))["map"]
+        return {"teacher_fp32": own, "teacher_half_resolution": half_res}
+
+    def student(self, student: Student, s: int, bits: Optional[int]) -> Dict[str, float]:
+        """Score and tap NMSE of one operating point (bits None: unquantized bottleneck)."""
+        taps = []
+        with torch.no_grad():
+            for sl in self._batches():
+                x = data.student_input(self.frames[sl], self.factor)
+                taps.append(student(x, s, bits, "hard" if bits else "fp32").float())
+            taps = torch.cat(taps)
+            nmse = float(((taps - self.ref_taps) ** 2).mean() / (self.ref_taps ** 2).mean())
+            result = self.score(self._predict_from_taps(taps))
+        result["tap_nmse"] = nmse
+        return result
+
+    def table(self, student: Student, sizes: Sequence[int], bits: Sequence[int], log=print) -> List[dict]:
+        rows = []
+        for s in sizes:
+            for b in list(bits) + [None]:
+                r = self.student(student, s, b)
+                rows.append({"s": s, "b": b, **r})
+                log(f"  s={s} b={b or 'fp32'}: {self.teacher.metric} {r['map']:.2f}  tap nmse {r['tap_nmse']:.4f}")
+        return rows

@@ -1,0 +1,14 @@
+"""Repository locations, and the import path of the PyTorch reference model (python/slimcodec_ref)."""
+import os
+import sys
+
+kRepoRoot = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+kTeacherDir = os.path.join(kRepoRoot, "build", "teacher", "package", "models")
+kDefaultDataDir = os.path.join(kRepoRoot, "build", "train-data")
+kWeightsDir = os.path.join(kRepoRoot, "training", "weights")
+kDocsDir = os.path.join(kRepoRoot, "docs")
+
+# The reference modules are imported, never copied: their state_dict names are the C++ tensor names.
+_ref = os.path.join(kRepoRoot, "python")
+if _ref not in sys.path:
+    sys.path.insert(0, _ref)

@@ -1,0 +1,134 @@
+"""The accuracy table: JSON for the adaptive controller (adapt/accuracy_table.hpp reads it), Markdown for people,
+and a plot of accuracy against bytes per frame for each ensemble size."""
+import json
+import math
+import os
+from typing import Dict, List, Optional
+
+kFrameOverhead = 48 + 4  # wire header + CRC trailer (docs/wire-format.md)
+
+
+def payload_bytes(values: int, bits: int) -> int:
+    return (values * bits + 7) // 8
+
+
+def _r(v: float, nd: int = 2):
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), nd)
+
+
+def build_table(info: dict, rows: List[dict], ablation: Optional[List[dict]], calibration: Dict[str, float],
+                bottleneck_values: int, mmacs_per_member: float) -> dict:
+    """rows/ablation: evaluator rows {'s', 'b' (None = fp32), 'map', 'ap50', 'tap_nmse'}."""
+    def configs(rs):
+        out = []
+        for r in rs:
+            if r["b"] is None:
+                continue
+            pb = payload_bytes(bottleneck_values, r["b"])
+            out.append({"s": r["s"], "b": r["b"], "accuracy": _r(r["map"]), "ap50": _r(r.get("ap50")),
+                        "tap_nmse": _r(r["tap_nmse"], 5), "bytes": pb + kFrameOverhead, "payload_bytes": pb,
+                        "encoder_mmacs": _r(mmacs_per_member * r["s"], 1)})
+        return out
+
+    def fp32(rs):
+        return [{"s": r["s"], "accuracy": _r(r["map"]), "ap50": _r(r.get("ap50")), "tap_nmse": _r(r["tap_nmse"], 5),
+                 "bytes": 4 * bottleneck_values} for r in rs if r["b"] is None]
+
+    table = {
+        "source": info["source"],
+        "metric": info["metric"],
+        "units": "percent",
+        "scale": info["scale"],
+        "reference": info["reference"],
+        "configurations": configs(rows),
+        "unquantized_reference": {"note": "fp32 bottleneck (no quantization); not an operating point on the wire",
+                                  "configurations": fp32(rows)},
+        "calibration": {k: _r(v) for k, v in calibration.items()},
+        "quantizer": info["quantizer"],
+        "training": info["training"],
+    }
+    if ablation is not None:
+        table["ablation_no_noise"] = {"note": "same training without noise regularization (fp32 bottleneck while "
+                                              "training), evaluated with the same quantizer",
+                                      "configurations": configs(ablation), "unquantized": fp32(ablation)}
+    return table
+
+
+def _cell(rows: List[dict], s: int, b) -> str:
+    for r in rows:
+        if r["s"] == s and r.get("b") == b:
+            return f"{r['accuracy']:.1f}" if r["accuracy"] is not None else "n/a"
+    return ""
+
+
+def markdown(table: dict, title: str) -> str:
+    sizes = sorted({c["s"] for c in table["configurations"]})
+    bits = sorted({c["b"] for c in table["configurations"]}, reverse=True)
+    fp = table["unquantized_reference"]["configurations"]
+    abl = table.get("ablation_no_noise")
+    lines = [f"# {title}", "", table["source"], "",
+             f"Metric: {table['metric']} against {table['reference']}. Scale: **{table['scale']}**.", ""]
+    if table["scale"].startswith("smoke"):
+        t = table["training"]
+        lines += [f"> These numbers come from {t.get('noise_steps')} training steps on {t.get('train_images')} images, "
+                  f"scored on {t.get('heldout_images')} images with {t.get('reference_objects')} reference objects: "
+                  "they show that the pipeline runs end to end, and say nothing about the model's accuracy.", ""]
+    head = "| encoder | MMACs | fp32 | " + " | ".join(f"{b} bit" for b in bits) + " |"
+    sep = "|---|---:|---:|" + "---:|" * len(bits)
+    for label, cfgs, unq in [("noise regularization", table["configurations"], fp)] + (
+            [("no regularization (ablation)", abl["configurations"], abl["unquantized"])] if abl else []):
+        lines += [f"**{label}**", "", head, sep]
+        for s in sizes:
+            mm = next(c["encoder_mmacs"] for c in table["configurations"] if c["s"] == s)
+            f32 = next((f"{u['accuracy']:.1f}" for u in unq if u["s"] == s and u["accuracy"] is not None), "")
+            lines.append(f"| s={s} | {mm} | {f32} | " + " | ".join(_cell(cfgs, s, b) for b in bits) + " |")
+        lines.append("")
+    by_bits = {}
+    for c in table["configurations"]:
+        by_bits[c["b"]] = c["bytes"]
+    lines += ["Bytes per frame (payload + 52-byte header and CRC): " +
+              ", ".join(f"{b} bit: {by_bits[b]:,}" for b in sorted(by_bits)) + ".", ""]
+    cal = table["calibration"]
+    lines += [f"Calibration, same code path: teacher on the frame itself {cal.get('teacher_fp32')}, "
+              f"teacher on the frame after a round trip through the student's input resolution "
+              f"{cal.get('teacher_half_resolution')}.", ""]
+    t = table["training"]
+    lines += ["Training: " + ", ".join(f"{k} {v}" for k, v in t.items() if not isinstance(v, (dict, list))), ""]
+    return "\n".join(lines)
+
+
+def plot(table: dict, path: str, title: str):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+    sizes = sorted({c["s"] for c in table["configurations"]})
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, s in enumerate(sizes):
+        pts = sorted((c["bytes"], c["accuracy"]) for c in table["configurations"] if c["s"] == s)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", color=colors[i % len(colors)], label=f"s={s}")
+        abl = table.get("ablation_no_noise")
+        if abl:
+            pts = sorted((c["bytes"], c["accuracy"]) for c in abl["configurations"] if c["s"] == s)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], "x--", color=colors[i % len(colors)], alpha=0.6,
+                    label="without noise regularization (dashed)" if i == 0 else None)
+    ax.set_xlabel("bytes per frame")
+    ax.set_ylabel(table["metric"])
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write_all(table: dict, out_prefix: str, title: str) -> Dict[str, str]:
+    os.makedirs(os.path.dirname(os.path.abspath(out_prefix)), exist_ok=True)
+    files = {"json": out_prefix + ".json", "md": out_prefix + ".md", "png": out_prefix + ".png"}
+    with open(files["json"], "w") as f:
+        json.dump(table, f, indent=1)
+        f.write("\n")
+    with open(files["md"], "w") as f:
+        f.write(markdown(table, title))
+    plot(table, files["png"], title)
+    return files

@@ -1,0 +1,111 @@
+"""The student: slimmable ensemble encoder -> variable-bound quantizer -> reconstructor (python/slimcodec_ref).
+
+The quantizer is the library's (include/slimcodec/quant): bounds [-B, B] with B = k * member_sigma *
+sqrt(sum_{m<s} 4^-m) (quant::bounds_from_ensemble, what the device's FrameEncoder uses), L = 2^b - 1 levels,
+q = round_half_even(clamp((x + B) * L / 2B, 0, L)), x' = q * 2B / L - B. Training replaces the rounding with
+uniform noise of one quantization step (noise regularization); the no-noise ablation trains unquantized.
+"""
+import math
+from typing import Optional
+
+import torch
+import torch.nn as nn
+
+from . import paths  # noqa: F401  (puts python/ on sys.path)
+from slimcodec_ref import Ensemble, Reconstructor  # noqa: E402
+
+kMembers = 4
+kBoundK = 3.0  # quant::EnsembleBoundRule defaults
+kMemberSigma = 1.0
+
+
+def ensemble_bound(s: int, k: float = kBoundK, member_sigma: float = kMemberSigma) -> float:
+    """quant::bounds_from_ensemble: the half-width B for ensemble size s (computed in double, like C++)."""
+    return float(k * member_sigma * math.sqrt(sum(0.25 ** m for m in range(max(1, s)))))
+
+
+def quant_params(bits: int, bound: float):
+    """(lo, levels, inv, step) in float32, as quant::make_params computes them."""
+    lo = torch.tensor(-bound, dtype=torch.float32)
+    hi = torch.tensor(bound, dtype=torch.float32)
+    levels = torch.tensor(float((1 << bits) - 1), dtype=torch.float32)
+    width = hi - lo
+    return lo, levels, levels / width, width / levels
+
+
+def quantize_codes(x: torch.Tensor, bits: int, bound: float) -> torch.Tensor:
+    """Integer codes 0..2^b-1 (as float), bit-compatible with quant::quantize_pack's scalar reference."""
+    lo, levels, inv, _ = quant_params(bits, bound)
+    t = (x.float() - lo.to(x.device)) * inv.to(x.device)
+    t = torch.nan_to_num(t, nan=0.0)
+    return torch.round(t.clamp(0.0, float(levels)))
+
+
+def dequantize_codes(q: torch.Tensor, bits: int, bound: float) -> torch.Tensor:
+    lo, _, _, step = quant_params(bits, bound)
+    return q * step.to(q.device) + lo.to(q.device)
+
+
+def quantize(x: torch.Tensor, bits: int, bound: float) -> torch.Tensor:
+    """Hard quantize + dequantize (evaluation and deployment)."""
+    return dequantize_codes(quantize_codes(x, bits, bound), bits, bound).to(x.dtype)
+
+
+def add_quant_noise(x: torch.Tensor, bits: int, bound: float, generator: Optional[torch.Generator] = None):
+    """Training proxy for quantize(): clamp to the bounds, then add U(-step/2, step/2)."""
+    step = 2.0 * bound / ((1 << bits) - 1)
+    u = torch.rand(x.shape, device=x.device, dtype=x.dtype, generator=generator) - 0.5
+    return x.clamp(-bound, bound) + u * step
+
+
+class Student(nn.Module):
+    """Encoder (ensemble of kMembers) + reconstructor; state_dict names are the C++ names
+    (`encoder.members.{m}...`, `reconstructor.stages.{i}...`)."""
+
+    def __init__(self, members: int = kMembers, bound_k: float = kBoundK, member_sigma: float = kMemberSigma):
+        super().__init__()
+        self.encoder = Ensemble(members)
+        self.reconstructor = Reconstructor()
+        self.bound_k = bound_k
+        self.member_sigma = member_sigma
+
+    @property
+    def members(self) -> int:
+        return len(self.encoder.members)
+
+    def bound(self, s: int) -> float:
+        return ensemble_bound(s, self.bound_k, self.member_sigma)
+
+    def bottleneck(self, z: torch.Tensor, s: int, bits: Optional[int], mode: str,
+                   generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """mode: 'fp32' (no quantization), 'noise' (training proxy), 'hard' (real quantizer)."""
+        if bits is None or mode == "fp32":
+            return z
+        if mode == "noise":
+            return add_quant_noise(z, bits, self.bound(s), generator)
+        if mode == "hard":
+            return quantize(z, bits, self.bound(s))
+        raise ValueError(f"unknown bottleneck mode {mode!r}")
+
+    def forward(self, x: torch.Tensor, s: int, bits: Optional[int] = None, mode: str = "hard",
+                generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        z = self.encoder(x, s)
+        return self.reconstructor(self.bottleneck(z, s, bits, mode, generator))
+
+
+def encoder_macs(height: int, width: int, s: int = 1) -> int:
+    """Multiply-adds of s encoder members on a height x width input (convs, SE and norm scaling not counted)."""
+    counts = []
+
+    def hook(mod, inp, out):
+        if isinstance(mod, nn.Conv2d):
+            k = mod.kernel_size[0] * mod.kernel_size[1] * (mod.in_channels // mod.groups)
+            counts.append(out.numel() * k)
+
+    member = Ensemble(1).members[0]
+    handles = [m.register_forward_hook(hook) for m in member.modules() if isinstance(m, nn.Conv2d)]
+    with torch.no_grad():
+        member(torch.zeros(1, 3, height, width))
+    for h in handles:
+        h.remove()
+    return sum(counts) * s

@@ -1,0 +1,239 @@
+"""Slimmable distillation: sandwich rule, noise regularization, Adam with step decay, resumable checkpoints.
+
+Each step draws a batch of cached views and trains the ensemble sizes {1, max} plus `middle` random sizes in
+between (the sandwich rule), accumulating their gradients into one Adam step. The loss is the MSE between the
+reconstructed tap and the teacher's, divided by the target's mean square, plus optionally the same at later taps
+after running the frozen teacher tail. With noise regularization each pass draws a bit width and adds one
+quantization step of uniform noise at the bottleneck; without it the bottleneck stays fp32 (the ablation).
+The learning rate halves at each of `lr_phases` equal parts of the run (measured in steps or, with a time budget,
+in whichever of steps and seconds runs out first).
+"""
+import contextlib
+import dataclasses
+import math
+import os
+import sys
+import time
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import data
+from .cache import TargetCache
+from .student import Student
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    steps: int = 1000
+    batch: int = 16
+    lr: float = 2e-3
+    lr_decay: float = 0.5
+    lr_phases: int = 4
+    middle: int = 1  # random sizes between 1 and max per step
+    noise: bool = True
+    train_bits: Tuple[int, ...] = (1, 2, 3, 4)
+    later_taps: Tuple[str, ...] = ()
+    later_weight: float = 0.5
+    time_budget: float = 0.0  # seconds of training; 0 = steps only
+    amp: str = "none"  # "bf16": autocast on CUDA
+    channels_last: bool = False
+    seed: int = 0
+    checkpoint_every: int = 200
+    log_every: int = 20
+    probe_views: int = 16  # fixed views whose loss is measured before and after training
+
+
+@dataclasses.dataclass
+class TrainResult:
+    steps: int
+    seconds: float
+    image_steps_per_s: float
+    history: List[Tuple[int, int, float]]  # (step, s, loss)
+    probe_before: Dict[int, float]  # tap loss per s on fixed views, unquantized, before training
+    probe_after: Dict[int, float]
+
+    def mean_loss(self, first: bool, n: int) -> float:
+        steps = sorted({h[0] for h in self.history})
+        pick = set(steps[:n] if first else steps[-n:])
+        vals = [h[2] for h in self.history if h[0] in pick]
+        return float(np.mean(vals)) if vals else float("nan")
+
+
+def student_factor(teacher_width: int, tap_width: int) -> int:
+    """Teacher input / student input: the student sees 2 x the tap's size (encoder /4, reconstructor x2)."""
+    if teacher_width % (2 * tap_width):
+        raise ValueError(f"teacher input width {teacher_width} is not a multiple of 2 x tap width {tap_width}")
+    return teacher_width // (2 * tap_width)
+
+
+def sandwich_sizes(members: int, middle: int, rng: np.random.Generator) -> List[int]:
+    """The sandwich rule: smallest and largest always, plus `middle` distinct random sizes in between."""
+    inner = list(range(2, members))
+    pick = sorted(rng.choice(inner, size=min(middle, len(inner)), replace=False).tolist()) if inner else []
+    return sorted({1, members, *pick})
+
+
+def init_output_affine(student: Student, cache: TargetCache):
+    """Data-dependent init of the reconstructor's last InstanceNorm affine: per channel, the target's mean and
+    its average spatial std. The block's output is instance-normalized, so this matches the tap's first two
+    moments from step 0; starting from weight 1, bias 0 Adam would spend thousands of steps growing the scale
+    (the CenterNet tap's RMS is about 13)."""
+    t = cache.targets["tap"].float()
+    norm = student.reconstructor.stages[-1].project.norm
+    with torch.no_grad():
+        norm.bias.copy_(t.mean(dim=(0, 2, 3)))
+        norm.weight.copy_(t.std(dim=(2, 3)).mean(dim=0).clamp_min(1e-3))
+
+
+def probe_loss(student: Student, cache: TargetCache, count: int, factor: int, batch: int) -> Dict[int, float]:
+    """Tap loss (MSE / target mean square) per ensemble size on the first `count` cached views, fp32 bottleneck:
+    a fixed yardstick, unlike the noisy per-batch training loss."""
+    n = min(count, len(cache))
+    scale = float(cache.targets["tap"][:n].float().pow(2).mean().clamp_min(1e-12))
+    out = {}
+    with torch.no_grad():
+        for s in range(1, student.members + 1):
+            total = 0.0
+            for sl in data.iterate_batches(n, batch):
+                y = student(data.student_input(cache.views[sl], factor), s, None, "fp32").float()
+                total += float(F.mse_loss(y, cache.targets["tap"][sl].float(), reduction="sum"))
+            out[s] = total / (n * cache.targets["tap"][0].numel()) / scale
+    return out
+
+
+class Progress:
+    """One status line: rewritten in place on a terminal, printed every `every` steps otherwise."""
+
+    def __init__(self, total: int, every: int, stream=sys.stderr):
+        self.total, self.every, self.stream = total, every, stream
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+        self.start = time.monotonic()
+
+    def update(self, step: int, lr: float, ema: Dict[int, float], img_per_s: float, budget_left: Optional[float]):
+        if not self.tty and step % self.every and step != self.total:
+            return
+        done = step / max(1, self.total)
+        eta = (time.monotonic() - self.start) * (1 - done) / max(done, 1e-9)
+        if budget_left is not None:
+            eta = min(eta, budget_left)
+        bar = "#" * int(20 * done) + "." * (20 - int(20 * done))
+        losses = " ".join(f"s{s}={v:.4f}" for s, v in sorted(ema.items()))
+        line = (f"[{bar}] {step}/{self.total} lr {lr:.1e} loss {losses} | {img_per_s:.1f} img/s "
+                f"eta {int(eta) // 60}:{int(eta) % 60:02d}")
+        self.stream.write(("\r" + line) if self.tty else (line + "\n"))
+        self.stream.flush()
+
+    def close(self):
+        if self.tty:
+            self.stream.write("\n")
+
+
+def _lr_at(cfg: TrainConfig, step: int, elapsed: float) -> float:
+    progress = step / max(1, cfg.steps)
+    if cfg.time_budget > 0:
+        progress = max(progress, elapsed / cfg.time_budget)
+    phase = min(cfg.lr_phases - 1, int(progress * cfg.lr_phases))
+    return cfg.lr * cfg.lr_decay ** phase
+
+
+def _save(path: str, blob: dict):
+    tmp = path + ".tmp"
+    torch.save(blob, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str) -> dict:
+    # Our own files (tensors, numbers, the optimizer state). torch 1.13's weights_only loader refuses floats and
+    # torch >= 2.6 defaults to it, so ask for the full loader explicitly.
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def train(student: Student, teacher, cache: TargetCache, cfg: TrainConfig, device: torch.device,
+          checkpoint: Optional[str] = None, resume: bool = False, log=print) -> TrainResult:
+    student.to(device).train()
+    if cfg.channels_last:
+        student.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(student.parameters(), lr=cfg.lr)
+    start_step, elapsed0, history = 0, 0.0, []
+    rng = np.random.default_rng(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    if not (resume and checkpoint and os.path.exists(checkpoint)):
+        init_output_affine(student, cache)
+    if resume and checkpoint and os.path.exists(checkpoint):
+        blob = load_checkpoint(checkpoint)
+        student.load_state_dict(blob["student"])
+        opt.load_state_dict(blob["opt"])
+        start_step, elapsed0 = int(blob["step"]), float(blob["elapsed"])
+        history = [tuple(h) for h in blob["history"].tolist()]
+        rng = np.random.default_rng([cfg.seed, start_step])
+        torch.manual_seed(cfg.seed + start_step)
+        log(f"resumed {checkpoint} at step {start_step} ({elapsed0:.0f} s trained)")
+    scale = cache.target_scale()
+    later = tuple(cfg.later_taps)
+    members = student.members
+    factor = student_factor(cache.views.shape[-1], cache.targets["tap"].shape[-1])
+    amp = cfg.amp == "bf16"
+    probe_before = probe_loss(student, cache, cfg.probe_views, factor, cfg.batch)
+    log("probe loss before: " + " ".join(f"s{k}={v:.4f}" for k, v in probe_before.items()))
+    progress = Progress(cfg.steps, cfg.log_every)
+    ema: Dict[int, float] = {}
+    t0 = time.monotonic()
+    step = start_step
+    images_done = 0
+
+    def checkpoint_now():
+        if checkpoint:
+            _save(checkpoint, {"student": student.state_dict(), "opt": opt.state_dict(), "step": step,
+                               "elapsed": elapsed0 + time.monotonic() - t0, "config": dataclasses.asdict(cfg),
+                               "history": torch.tensor(history, dtype=torch.float64).reshape(-1, 3)})
+
+    while step < cfg.steps:
+        elapsed = elapsed0 + time.monotonic() - t0
+        if cfg.time_budget > 0 and elapsed >= cfg.time_budget:
+            log(f"time budget of {cfg.time_budget:.0f} s reached at step {step}")
+            break
+        lr = _lr_at(cfg, step, elapsed)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        idx = torch.from_numpy(rng.integers(0, len(cache), size=cfg.batch)).to(device)
+        x = data.student_input(cache.views[idx], factor)
+        target = cache.targets["tap"][idx].float()
+        later_targets = {t: cache.targets[t][idx].float() for t in later}
+        if cfg.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        sizes = sandwich_sizes(members, cfg.middle, rng)
+        for s in sizes:
+            bits = int(rng.choice(cfg.train_bits)) if cfg.noise else None
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext():
+                y = student(x, s, bits, "noise" if cfg.noise else "fp32")
+                loss = F.mse_loss(y.float(), target) / scale["tap"]
+                if later:
+                    _, extra = teacher.tail(y, later)
+                    loss = loss + cfg.later_weight * sum(
+                        F.mse_loss(extra[t].float(), later_targets[t]) / scale[t] for t in later) / len(later)
+            (loss / len(sizes)).backward()
+            v = float(loss.detach())
+            if not math.isfinite(v):
+                raise FloatingPointError(f"loss is {v} at step {step}, s={s}")
+            ema[s] = v if s not in ema else 0.9 * ema[s] + 0.1 * v
+            history.append((step, s, v))
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        step += 1
+        images_done += cfg.batch
+        run_s = time.monotonic() - t0
+        left = cfg.time_budget - (elapsed0 + run_s) if cfg.time_budget > 0 else None
+        progress.update(step, lr, ema, images_done / max(run_s, 1e-9), left)
+        if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+            checkpoint_now()
+    progress.close()
+    checkpoint_now()
+    seconds = time.monotonic() - t0
+    student.eval()
+    probe_after = probe_loss(student, cache, cfg.probe_views, factor, cfg.batch)
+    log("probe loss after:  " + " ".join(f"s{k}={v:.4f}" for k, v in probe_after.items()))
+    return TrainResult(step, elapsed0 + seconds, images_done / max(seconds, 1e-9), history, probe_before,
+                       probe_after)
