@@ -6,17 +6,22 @@
 #include <slimcodec/layers/paper.hpp>
 #include <slimcodec/model/encoder.hpp>
 
-#include <sys/resource.h>
-
 #include <cstdio>
 #include <vector>
 
 namespace {
 
+// The process's peak resident set (VmHWM). Not getrusage's ru_maxrss: that survives exec, so a process started
+// from a large parent (a Python script, say) would report the parent's peak.
 double max_rss_mib() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return double(u.ru_maxrss) / 1024.0;  // Linux reports KiB
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return 0;
+  char line[256];
+  double kib = 0;
+  while (std::fgets(line, sizeof line, f) != nullptr)
+    if (std::sscanf(line, "VmHWM: %lf kB", &kib) == 1) break;
+  std::fclose(f);
+  return kib / 1024.0;
 }
 
 }  // namespace
