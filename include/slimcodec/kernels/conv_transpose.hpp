@@ -88,12 +88,11 @@ void convt_kxk_s2_f32<Cin, Cout, K>::tile(const float* panel, const float* weigh
           constexpr int px = (kx - kPad) & 1;
           constexpr int ex = (px + kPad - kx) / 2;
           constexpr int off = (ey - kEMin) * G::kRow + (ex - kEMin);
-          V x[kNVt];
-          unroll<kNVt>([&](auto v) SLIMCODEC_LAMBDA_INLINE { x[v] = vload<V>(prow + off + v * L); });
-          unroll<kCoB>([&](auto co) SLIMCODEC_LAMBDA_INLINE {
-            const V wv(wci[co * K * K + ky * K + kx]);
-            unroll<kNVt>([&](auto v) SLIMCODEC_LAMBDA_INLINE {
-              acc[px][co][v] = madd(wv, x[v], acc[px][co][v]);
+          unroll<kNVt>([&](auto v) SLIMCODEC_LAMBDA_INLINE {
+            V x = vload<V>(prow + off + v * L);
+            pin_register(x);
+            unroll<kCoB>([&](auto co) SLIMCODEC_LAMBDA_INLINE {
+              acc[px][co][v] = madd(V(wci[co * K * K + ky * K + kx]), x, acc[px][co][v]);
             });
           });
         });
