@@ -16,6 +16,8 @@
 #include <slimcodec/weights/safetensors.hpp>
 #ifndef SLIMCODEC_DEMO_NO_IMAGES
 #include <slimcodec/io/image.hpp>
+
+#include "tc_link.hpp"
 #endif
 
 #include <time.h>
@@ -74,6 +76,10 @@ options:
   --backend NAME          decoder backend of the in-process service: identity or native (default identity;
                           native is the C++ reconstructor with tests/data weights: slow on a small CPU)
   --service HOST:PORT     use a running slimcodec-decode-service instead of the in-process one
+  --link shaper|tc        the emulated link: the in-process link shaper (default), or the kernel's traffic control
+                          (tc tbf on a veth pair into a network namespace where the decode service listens,
+                          re-rated at each trace row; needs root with CAP_NET_ADMIN and iproute2; exit status
+                          77 when the machine does not allow it)
   --margin X              controller safety margin, fraction of the deadline (default 0.02)
   --quantile X            bandwidth estimator's conservative quantile (default 0.3)
   --headroom X            controller hysteresis: upgrade only with this much extra slack (default 0.1)
@@ -108,6 +114,7 @@ struct Options {
   double server_ms = 50;
   std::string backend = "identity";
   std::string service_host;
+  bool tc_link = false;
   uint16_t service_port = 0;
   // Tuned on traces/office_walk_tune.csv with --sweep (docs/adaptive.md, "Tuning"), never on the reported trace.
   double margin = 0.02, quantile = 0.3, headroom = 0.1, tau_ms = 2000;
@@ -118,7 +125,8 @@ struct Options {
   bool plot = true, quiet = false, sim_only = false, sweep = false;
 };
 
-constexpr double kPaperMemberMs = 66;  // paper, RPi4 TorchScript, one member
+constexpr double kPaperMemberMs = 66;
+constexpr int kLinkUnavailable = 77;  // --link tc on a machine without network namespaces or tc (ctest: skipped)  // paper, RPi4 TorchScript, one member
 
 // ------------------------------ command line
 
@@ -551,6 +559,10 @@ int main(int argc, char** argv) {
       number(o.server_ms, 0, 1e5);
     } else if (arg == "--backend") {
       o.backend = value();
+    } else if (arg == "--link") {
+      const std::string v = value();
+      if (v != "shaper" && v != "tc") return usage_error("--link takes shaper or tc");
+      o.tc_link = v == "tc";
     } else if (arg == "--service") {
       const std::string hp = value();
       const size_t colon = hp.rfind(':');
@@ -593,6 +605,8 @@ int main(int argc, char** argv) {
       return usage_error("unknown option " + arg);
     }
   }
+  if (o.tc_link && !o.service_host.empty())
+    return usage_error("--link tc runs the decode service in its own network namespace: not with --service");
   const auto wall_start = Clock::now();
 
   // Accuracy table, trace.
@@ -698,6 +712,12 @@ int main(int argc, char** argv) {
     std::unique_ptr<serve::TcpService> service;
     std::string upstream_host = o.service_host;
     uint16_t upstream_port = o.service_port;
+    std::unique_ptr<tools::TcLink> tc;  // declared first: the namespace outlives the service's sockets
+    if (o.tc_link) {
+      auto created = tools::TcLink::create(segment);
+      if (!created) return std::fprintf(stderr, "%s\n", created.error().what()), kLinkUnavailable;
+      tc = std::move(*created);
+    }
     if (o.service_host.empty()) {
       decode::BackendRegistry::global().add("emulated-server", make_padded_backend);
       serve::ServiceOptions so;
@@ -705,34 +725,54 @@ int main(int argc, char** argv) {
       so.backend = o.server_ms > 0 ? "emulated-server" : o.backend;
       so.backend_options = {{"inner", o.backend}, {"pad_ms", std::to_string(o.server_ms)}};
       if (o.backend == "native") so.backend_options["weights"] = kSource + "/tests/data/reconstructor_weights.safetensors";
-      auto s = serve::TcpService::create(service_io, so);
+      if (tc) so.bind_address = tc->service_address();
+      Result<std::unique_ptr<serve::TcpService>> s = Error{Errc::invalid_argument, "not created"};
+      auto create = [&] { s = serve::TcpService::create(service_io, so); };
+      if (!tc) {
+        create();
+      } else if (auto entered = tc->in_namespace(create); !entered) {
+        return std::fprintf(stderr, "%s\n", entered.error().what()), 1;
+      }
       if (!s) return std::fprintf(stderr, "decode service: %s\n", s.error().what()), 1;
       service = std::move(*s);
       service->start();
-      upstream_host = "127.0.0.1";
+      upstream_host = tc ? tc->service_address() : "127.0.0.1";
       upstream_port = service->port();
     }
-    ShaperOptions sh;
-    sh.upstream_host = upstream_host;
-    sh.upstream_port = upstream_port;
-    auto shaper = LinkShaper::create(shaper_io, segment, sh);
-    if (!shaper) return std::fprintf(stderr, "link shaper: %s\n", shaper.error().what()), 1;
-    (*shaper)->start();
+    // The link: the in-process shaper in front of the service, or nothing here (the kernel shapes the veth).
+    std::unique_ptr<LinkShaper> shaper;
+    if (!tc) {
+      ShaperOptions sh;
+      sh.upstream_host = upstream_host;
+      sh.upstream_port = upstream_port;
+      auto created = LinkShaper::create(shaper_io, segment, sh);
+      if (!created) return std::fprintf(stderr, "link shaper: %s\n", created.error().what()), 1;
+      shaper = std::move(*created);
+      shaper->start();
+    }
+    auto restart_trace = [&] { tc ? tc->restart_trace() : shaper->restart_trace(); };
+    auto trace_epoch = [&] { return tc ? tc->trace_epoch() : shaper->trace_epoch(); };
     std::thread service_thread([&] { service_io.run(); });
     std::thread shaper_thread([&] { shaper_io.run(); });
     auto stop_threads = [&] {
-      (*shaper)->shutdown();
+      if (shaper) shaper->shutdown();
       shaper_io.stop();
       if (service) service->shutdown();
       shaper_thread.join();
       service_thread.join();
     };
     TcpTransport link;
-    if (auto c = link.connect("127.0.0.1", (*shaper)->port()); !c) {
+    const std::string link_host = tc ? upstream_host : "127.0.0.1";
+    const uint16_t link_port = tc ? upstream_port : shaper->port();
+    if (auto c = link.connect(link_host, link_port); !c) {
       stop_threads();
       return std::fprintf(stderr, "connect: %s\n", c.error().what()), 1;
     }
-    std::printf("  decode service on port %u behind the link shaper on port %u\n", upstream_port, (*shaper)->port());
+    if (tc)
+      std::printf("  decode service at %s:%u in a network namespace, behind tc tbf on %s (kernel-shaped link)\n",
+                  upstream_host.c_str(), upstream_port, tc->interface().c_str());
+    else
+      std::printf("  decode service on port %u behind the link shaper on port %u\n", upstream_port, shaper->port());
 
     // Two warm-up frames teach the table the server's time; every deadline run then starts from that table with a
     // fresh controller and bandwidth estimator (as the simulator does).
@@ -761,12 +801,12 @@ int main(int argc, char** argv) {
       DeviceLoop<EmulatedDevice> loop(device, link, table, lo);
       std::printf("\n=== deadline %g ms: %.0f s of trace, one frame every %g ms ===\n", deadline, segment.duration_s(),
                   frame_interval(o, deadline));
-      (*shaper)->restart_trace();
-      loop.set_epoch((*shaper)->trace_epoch());
+      restart_trace();
+      loop.set_epoch(trace_epoch());
       double next = 0;
       size_t k = 0;
       while (next < 1000.0 * segment.duration_s()) {
-        std::this_thread::sleep_until((*shaper)->trace_epoch() + std::chrono::duration_cast<Clock::duration>(
+        std::this_thread::sleep_until(trace_epoch() + std::chrono::duration_cast<Clock::duration>(
                                                                     std::chrono::duration<double, std::milli>(next)));
         auto r = loop.process(inputs[k % inputs.size()].data());
         if (!r) {
@@ -796,6 +836,7 @@ int main(int argc, char** argv) {
                   bytes / double(k) / 1e3);
     }
     link.close();
+    if (tc) std::printf("tc link: %zu rate changes applied, %zu failed\n", tc->rate_changes(), tc->failed_changes());
     stop_threads();
   }
 
