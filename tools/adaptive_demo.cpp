@@ -80,12 +80,15 @@ options:
                           (tc tbf on a veth pair into a network namespace where the decode service listens,
                           re-rated at each trace row; needs root with CAP_NET_ADMIN and iproute2; exit status
                           77 when the machine does not allow it)
-  --margin X              controller safety margin, fraction of the deadline (default 0.02)
+  --margin X              controller safety margin, fraction of the deadline (default 0.05)
   --quantile X            bandwidth estimator's conservative quantile (default 0.3)
-  --headroom X            controller hysteresis: upgrade only with this much extra slack (default 0.1)
+  --headroom X            controller hysteresis: upgrade only with this much extra slack (default 0.05)
   --tau-ms X              bandwidth estimator's EWMA time constant (default 2000)
   --deviation X           bandwidth estimator: lower the estimate by exp(-X * the link's mean log deviation)
-                          (default 0.5)
+                          (default 0: off)
+  --overshoot-gain X      controller: after a frame X ms over its prediction, plan with an extra margin of X *
+                          gain / deadline (default 1)
+  --overshoot-decay X     ... shrinking by this factor per frame (default 0.5)
   --no-follow             bandwidth estimator: cap by neither the median of the last three samples nor the latest
   --follow-latest         bandwidth estimator: also cap by the latest sample
   --prior X               bytes/s assumed before the first reply (default 80000: the band's floor)
@@ -117,9 +120,10 @@ struct Options {
   bool tc_link = false;
   uint16_t service_port = 0;
   // Tuned on traces/office_walk_tune.csv with --sweep (docs/adaptive.md, "Tuning"), never on the reported trace.
-  double margin = 0.02, quantile = 0.3, headroom = 0.1, tau_ms = 2000;
+  double margin = 0.05, quantile = 0.3, headroom = 0.05, tau_ms = 2000;
   bool follow_recent = true, follow_latest = false;
-  double deviation_weight = 0.5;
+  double deviation_weight = 0;
+  double overshoot_gain = 1, overshoot_decay = 0.5;
   double prior = 80e3;
   std::string out = "adaptive-out";
   bool plot = true, quiet = false, sim_only = false, sweep = false;
@@ -315,6 +319,8 @@ ControllerOptions controller_options(const Options& o, double deadline) {
   c.deadline_ms = deadline;
   c.safety_margin = o.margin;
   c.upgrade_headroom = o.headroom;
+  c.overshoot_gain = o.overshoot_gain;
+  c.overshoot_decay = o.overshoot_decay;
   return c;
 }
 
@@ -462,7 +468,7 @@ void sweep(const Options& o, const LinkTrace& trace, const OperatingPointTable& 
   struct SweepRow {
     double margin, quantile, headroom, tau;
     int follow;  // 0: quantile and EWMA only, 1: + median of the last three, 2: + the latest sample
-    double deviation, gain;
+    double deviation, og, od, gain;
     std::vector<std::pair<double, double>> per;
   };
   std::vector<SweepRow> results;
@@ -471,11 +477,13 @@ void sweep(const Options& o, const LinkTrace& trace, const OperatingPointTable& 
       for (double headroom : {0.0, 0.05, 0.1})
         for (double tau : {1000.0, 2000.0})
           for (int follow : {0, 1, 2})
-            for (double deviation : {0.0, 0.5, 1.0, 2.0}) {
+            for (double deviation : {0.0, 0.5, 1.0, 2.0})
+              for (auto [og, od] : {std::pair{0.0, 0.5}, {0.5, 0.5}, {1.0, 0.5}, {2.0, 0.5}, {1.0, 0.8}}) {
               Options t = o;
+              t.overshoot_gain = og, t.overshoot_decay = od;
               t.margin = margin, t.quantile = quantile, t.headroom = headroom, t.tau_ms = tau;
               t.follow_recent = follow >= 1, t.follow_latest = follow == 2, t.deviation_weight = deviation;
-              SweepRow r{margin, quantile, headroom, tau, follow, deviation, 1e9, {}};
+              SweepRow r{margin, quantile, headroom, tau, follow, deviation, og, od, 1e9, {}};
               for (size_t i = 0; i < o.deadlines.size(); ++i) {
                 const double d = o.deadlines[i];
                 SimOptions so{d, frame_interval(o, d), 0};
@@ -488,22 +496,22 @@ void sweep(const Options& o, const LinkTrace& trace, const OperatingPointTable& 
             }
   std::sort(results.begin(), results.end(), [](const SweepRow& a, const SweepRow& b) { return a.gain > b.gain; });
   if (FILE* f = std::fopen((o.out + "/sweep.csv").c_str(), "w")) {
-    std::fprintf(f, "margin,quantile,headroom,tau_ms,follow,deviation,min_gain");
+    std::fprintf(f, "margin,quantile,headroom,tau_ms,follow,deviation,overshoot_gain,overshoot_decay,min_gain");
     for (double d : o.deadlines) std::fprintf(f, ",hit_%g,accuracy_%g", d, d);
     std::fprintf(f, "\n");
     for (const SweepRow& r : results) {
-      std::fprintf(f, "%g,%g,%g,%g,%d,%g,%g", r.margin, r.quantile, r.headroom, r.tau, r.follow, r.deviation,
-                   r.gain);
+      std::fprintf(f, "%g,%g,%g,%g,%d,%g,%g,%g,%g", r.margin, r.quantile, r.headroom, r.tau, r.follow, r.deviation,
+                   r.og, r.od, r.gain);
       for (auto [h, a] : r.per) std::fprintf(f, ",%g,%g", h, a);
       std::fprintf(f, "\n");
     }
     std::fclose(f);
   }
-  std::printf("\n  margin quantile headroom  tau  follow  dev   gain   per deadline (hit %%, accuracy)\n");
+  std::printf("\n  margin quantile headroom  tau  follow  dev  overshoot   gain   per deadline (hit %%, accuracy)\n");
   for (size_t i = 0; i < std::min<size_t>(20, results.size()); ++i) {
     const SweepRow& r = results[i];
-    std::printf("  %5.2f  %7.2f  %7.2f  %5.0f  %5s  %4.1f  %+6.2f ", r.margin, r.quantile, r.headroom, r.tau,
-                r.follow == 2 ? "last" : r.follow ? "med3" : "no", r.deviation, r.gain);
+    std::printf("  %5.2f  %7.2f  %7.2f  %5.0f  %5s  %4.1f  %3.1f/%3.1f  %+6.2f ", r.margin, r.quantile, r.headroom,
+                r.tau, r.follow == 2 ? "last" : r.follow ? "med3" : "no", r.deviation, r.og, r.od, r.gain);
     for (auto [h, a] : r.per) std::printf("  (%.1f, %.2f)", 100 * h, a);
     std::printf("\n");
   }
@@ -581,6 +589,10 @@ int main(int argc, char** argv) {
       number(o.tau_ms, 1, 1e6);
     } else if (arg == "--deviation") {
       number(o.deviation_weight, 0, 100);
+    } else if (arg == "--overshoot-gain") {
+      number(o.overshoot_gain, 0, 100);
+    } else if (arg == "--overshoot-decay") {
+      number(o.overshoot_decay, 0, 0.99);
     } else if (arg == "--follow-latest") {
       o.follow_latest = true;
     } else if (arg == "--no-follow") {
@@ -875,10 +887,11 @@ int main(int argc, char** argv) {
                o.start_s, o.accuracy.c_str(), accuracy->metric.c_str());
   std::fprintf(md, "Emulated device: slowdown %.1fx, encode s=1..4: %.1f / %.1f / %.1f / %.1f ms. Server decode "
                    "(median measured): %.1f ms. Controller: margin %.2f, quantile %.2f, headroom %.2f, tau %.0f ms, "
-                   "follow %s, deviation weight %.2f.\n",
+                   "follow %s, deviation weight %.2f, overshoot gain %.2f decay %.2f.\n",
                slowdown, costs.encoder_ms[0], costs.encoder_ms[1], costs.encoder_ms[2], costs.encoder_ms[3],
                costs.server_ms, o.margin, o.quantile, o.headroom, o.tau_ms,
-               o.follow_latest ? "median of 3 and latest" : o.follow_recent ? "median of 3" : "off", o.deviation_weight);
+               o.follow_latest ? "median of 3 and latest" : o.follow_recent ? "median of 3" : "off", o.deviation_weight,
+               o.overshoot_gain, o.overshoot_decay);
   if (!real.empty()) {
     std::vector<double> abs_err;
     for (const RealFrame& f : real)

@@ -114,13 +114,17 @@ class TcLink {
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
   }
 
-  // tbf arguments for a rate in bytes/s. The bucket holds a few packets, so a new rate applies within
-  // milliseconds; the queue may hold 10 s of data, so a stall delays frames (as a radio link does) instead of
-  // dropping packets. The kernel's tbf has no rate 0: a trace's 0 becomes 1 kbit/s, a stall for any frame.
-  static std::vector<std::string> tbf(double bytes_per_s) {
-    const double bits = std::max(1000.0, 8.0 * bytes_per_s);
-    const size_t burst = size_t(std::max(3028.0, bytes_per_s * 0.005));
-    return {"rate", std::to_string(size_t(bits)) + "bit", "burst", std::to_string(burst), "latency", "10s"};
+  // tbf arguments for `bytes_per_s` held for `hold_s` seconds. The bucket holds one packet (1,514 bytes on the
+  // veth, plus slack), so a new rate applies at once. Each change refills the bucket, which would add a bucket per
+  // row to what a backlogged link delivers (about 16 kB/s at 10 rows a second): the rate is lowered by that much.
+  // The queue holds 10 s of data, so a stall delays frames (as a radio link does) instead of dropping packets. tbf
+  // has no rate 0: a trace's 0 becomes 1 kbit/s, a stall for any frame.
+  static constexpr double kBurstBytes = 1600;
+  static std::vector<std::string> tbf(double bytes_per_s, double hold_s) {
+    const double refill = kBurstBytes / std::max(hold_s, 0.1);
+    const double bits = std::max(1000.0, 8.0 * (bytes_per_s - refill));
+    return {"rate", std::to_string(size_t(bits)) + "bit", "burst", std::to_string(size_t(kBurstBytes)), "latency",
+            "10s"};
   }
 
   Result<void> set_up() {
@@ -145,7 +149,7 @@ class TcLink {
              {"ip", "-n", ns_, "link", "set", "lo", "up"}})
       if (auto r = step(argv, veth_failed); !r) return r;
     std::vector<std::string> add = {"tc", "qdisc", "add", "dev", host_if_, "root", "tbf"};
-    for (std::string& a : tbf(trace_.rate_at(0))) add.push_back(std::move(a));
+    for (std::string& a : tbf(trace_.rate_at(0), 1.0)) add.push_back(std::move(a));
     return step(add, "tc link: `tc qdisc add ... tbf` failed (needs the kernel's tbf qdisc)");
   }
 
@@ -155,12 +159,15 @@ class TcLink {
     while (!stop_) {
       const uint64_t generation = generation_;
       const Clock::time_point epoch = epoch_;
-      for (const adapt::TracePoint& p : trace_.points()) {
+      const std::vector<adapt::TracePoint>& rows = trace_.points();
+      for (size_t i = 0; i < rows.size(); ++i) {
+        const adapt::TracePoint& p = rows[i];
+        const double hold_s = i + 1 < rows.size() ? rows[i + 1].time_s - p.time_s : 1.0;
         const auto at = epoch + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(p.time_s));
         if (wake_.wait_until(lock, at, [&] { return stop_ || generation_ != generation; })) break;
         lock.unlock();
         std::vector<std::string> change = {"tc", "qdisc", "change", "dev", host_if_, "root", "tbf"};
-        for (std::string& a : tbf(p.bytes_per_s)) change.push_back(std::move(a));
+        for (std::string& a : tbf(p.bytes_per_s, hold_s)) change.push_back(std::move(a));
         (run(change) ? changes_ : failures_).fetch_add(1);
         lock.lock();
       }

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <limits>
 
 using namespace slimcodec::adapt;
 
@@ -114,6 +115,38 @@ TEST_CASE("controller: hysteresis stops flapping on a jittery link") {
   Decision low = ctl.decide(table, 40e3);
   REQUIRE(low.predicted_ms <= 360);
   REQUIRE(low.accuracy < prev.accuracy);
+}
+
+TEST_CASE("controller: an overshoot adds margin that decays frame by frame") {
+  OperatingPointTable table = paper_like_table();
+  ControllerOptions o{Objective::max_accuracy_within_deadline, 400, 0.05};
+  o.overshoot_gain = 1.0;
+  o.overshoot_decay = 0.5;
+  o.upgrade_headroom = 0;
+  Controller ctl(o);
+  const Decision before = ctl.decide(table, 150e3);
+  REQUIRE(before.predicted_ms <= 380);
+  // The frame took 120 ms more than predicted: 0.3 of the deadline on top of the 0.05 margin.
+  ctl.on_result(before.predicted_ms, before.predicted_ms + 120);
+  REQUIRE(ctl.extra_margin() == Approx(0.3));
+  const Decision after = ctl.decide(table, 150e3);
+  REQUIRE(after.predicted_ms <= 400 * (1 - 0.35) + 1e-9);
+  REQUIRE(after.accuracy < before.accuracy);
+  // Frames on time let it decay by half each; a faster-than-predicted frame never makes it negative.
+  ctl.on_result(after.predicted_ms, after.predicted_ms - 50);
+  REQUIRE(ctl.extra_margin() == Approx(0.15));
+  for (int i = 0; i < 20; ++i) ctl.on_result(100, 90);
+  REQUIRE(ctl.extra_margin() < 1e-5);
+  REQUIRE(ctl.decide(table, 150e3).accuracy == Approx(before.accuracy));
+  // Off by default; a NaN or infinite time is ignored rather than poisoning every later decision.
+  Controller plain(ControllerOptions{Objective::max_accuracy_within_deadline, 400, 0.05});
+  plain.on_result(100, 500);
+  REQUIRE(plain.extra_margin() == 0);
+  ctl.on_result(100, 220);
+  REQUIRE(ctl.extra_margin() == Approx(0.3));
+  ctl.on_result(100, std::nan(""));
+  ctl.on_result(std::numeric_limits<double>::infinity(), 100);
+  REQUIRE(ctl.extra_margin() == Approx(0.3));
 }
 
 TEST_CASE("controller: fastest configuration above an accuracy floor") {

@@ -6,6 +6,8 @@
 
 #include <slimcodec/adapt/operating_points.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
 
 namespace slimcodec::adapt {
@@ -28,6 +30,11 @@ struct ControllerOptions {
   double fixed_ms = 0;            // propagation and per-frame overhead not covered by the table
   double upgrade_headroom = 0.1;  // switch to a *more expensive* choice only if it fits with this extra slack
   double min_gain = 0.002;        // ... and gains at least this much accuracy
+  // Overshoot feedback (on_result): a frame that took x ms longer than predicted adds an extra margin of
+  // overshoot_gain * x / deadline, shrinking by overshoot_decay with each later frame; the larger of the two
+  // counts. A link that falls mid-frame is then met with cheaper choices until the estimate has caught up.
+  double overshoot_gain = 0;      // 0: off
+  double overshoot_decay = 0.5;
 };
 
 struct Decision {
@@ -50,9 +57,20 @@ class Controller {
     return device_ms + transfer + server_ms + fixed_ms;
   }
 
+  // Feedback for a finished frame: what decide() predicted and the RTT it took (a timed-out frame counts with the
+  // time it was given).
+  void on_result(double predicted_ms, double rtt_ms) {
+    if (!std::isfinite(predicted_ms) || !std::isfinite(rtt_ms)) return;  // says nothing: ignored
+    const double over = options_.deadline_ms > 0 ? (rtt_ms - predicted_ms) / options_.deadline_ms : 0;
+    const double extra = std::max(extra_margin_ * options_.overshoot_decay, options_.overshoot_gain * over);
+    extra_margin_ = std::min(extra, 1.0);
+  }
+  double extra_margin() const { return extra_margin_; }
+
   // Picks the plan for the next frame given the (conservative) bandwidth estimate.
   Decision decide(const OperatingPointTable& table, double bytes_per_s) {
-    const double budget = options_.deadline_ms * (1.0 - options_.safety_margin);
+    constexpr double kMaxMargin = 0.9;  // some budget always remains, so the fastest choice still wins
+    const double budget = options_.deadline_ms * (1.0 - std::min(kMaxMargin, options_.safety_margin + extra_margin_));
     Decision best;
     auto consider = [&](Plan plan, unsigned s, unsigned b, double device_ms, double bytes, double server_ms,
                         double accuracy) {
@@ -131,6 +149,7 @@ class Controller {
   ControllerOptions options_;
   Alternative offload_, local_;
   Decision last_;
+  double extra_margin_ = 0;
 };
 
 }  // namespace slimcodec::adapt

@@ -109,6 +109,7 @@ class DeviceLoop {
         r.rtt_ms = now_ms() - r.start_ms;
         // Fewer than r.bytes crossed the link in this time: an upper bound on its rate, and a real signal.
         bandwidth_.add_sample(double(r.bytes) / std::max(now_ms() - r.send_ms, 1.0) * 1000.0, now_ms());
+        controller_.on_result(r.predicted_ms, r.rtt_ms);
         return {};
       }
       if (!reply) return reply.error();
@@ -120,6 +121,7 @@ class DeviceLoop {
       r.server_ms = reply->decode_us / 1000.0;
       r.deadline_met = r.status == Errc::ok && r.rtt_ms <= controller_.options().deadline_ms;
       if (r.status == Errc::ok) learn(r, ack_ms);
+      controller_.on_result(r.predicted_ms, r.rtt_ms);
       return {};
     }
   }

@@ -92,17 +92,21 @@ class AdaptivePolicy {
 
   Decision decide(const OperatingPointTable& table, double now_ms) {
     last_estimate_ = bandwidth_.has_estimate() ? bandwidth_.conservative_bytes_per_s(now_ms) : prior_;
-    return controller_.decide(table, last_estimate_);
+    const Decision d = controller_.decide(table, last_estimate_);
+    start_ms_ = now_ms;
+    predicted_ms_ = d.predicted_ms;
+    return d;
   }
   void on_ack(double bytes, double send_ms, double ack_ms, double server_ms, double fixed_ms) {
     bandwidth_.on_ack(bytes, send_ms, ack_ms, server_ms, fixed_ms);
+    controller_.on_result(predicted_ms_, ack_ms - start_ms_);
   }
   double last_estimate() const { return last_estimate_; }
 
  private:
   Controller controller_;
   BandwidthEstimator bandwidth_;
-  double prior_, last_estimate_ = 0;
+  double prior_, last_estimate_ = 0, start_ms_ = 0, predicted_ms_ = 0;
 };
 
 namespace detail {
