@@ -309,11 +309,6 @@ struct RealFrame {
   double model_rtt = 0;  // the simulator's latency model for this very frame (same start, s, b, measured costs)
 };
 
-struct Costs {
-  std::array<double, kMaxEnsemble> encoder_ms{};
-  double server_ms = 0;
-};
-
 ControllerOptions controller_options(const Options& o, double deadline) {
   ControllerOptions c;
   c.deadline_ms = deadline;
@@ -717,7 +712,6 @@ int main(int argc, char** argv) {
 
   // Real-time runs.
   std::vector<RealFrame> real;
-  Costs measured;
   std::vector<double> server_samples;
   if (!o.sim_only) {
     asio::io_context service_io, shaper_io;
