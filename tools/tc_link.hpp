@@ -2,7 +2,8 @@
 // listens inside a network namespace reached through a veth pair, the host end of which has a token-bucket filter
 // (tc tbf); a thread re-rates the filter at every row of the trace. Frames then cross the real TCP/IP stack with
 // its own queueing. Needs root (CAP_NET_ADMIN) and iproute2 (`ip`, `tc`); create() says why when the machine does
-// not allow it. Linux only; a tool-side helper, not part of the library (it runs programs).
+// not allow it. Linux only; a tool-side helper, not part of the library (it runs programs). A demo killed before
+// its destructor runs leaves the namespace `slimcodec-<pid>` behind: `ip netns delete` removes it.
 #pragma once
 
 #include <slimcodec/adapt/link_trace.hpp>
@@ -16,6 +17,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -54,7 +56,8 @@ class TcLink {
   const std::string& service_address() const { return ns_ip_; }    // inside the namespace: bind the service here
   const std::string& interface() const { return host_if_; }
 
-  // Runs f with the calling thread inside the namespace; sockets created there stay there. Returns f's result.
+  // Runs f with the calling thread inside the namespace; sockets created there stay there. The error says when
+  // the thread could not enter or leave it.
   template <class F>
   Result<void> in_namespace(F&& f) {
     const int target = ::open(("/run/netns/" + ns_).c_str(), O_RDONLY | O_CLOEXEC);
