@@ -16,9 +16,9 @@
 #include <slimcodec/weights/safetensors.hpp>
 #ifndef SLIMCODEC_DEMO_NO_IMAGES
 #include <slimcodec/io/image.hpp>
+#endif
 
 #include "tc_link.hpp"
-#endif
 
 #include <time.h>
 

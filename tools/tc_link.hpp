@@ -52,8 +52,7 @@ class TcLink {
     if (created_) run({"ip", "netns", "delete", ns_});  // also removes both veth ends
   }
 
-  const std::string& device_address() const { return host_ip_; }   // the host end: where frames leave
-  const std::string& service_address() const { return ns_ip_; }    // inside the namespace: bind the service here
+  const std::string& service_address() const { return ns_ip_; }  // inside the namespace: bind the service here
   const std::string& interface() const { return host_if_; }
 
   // Runs f with the calling thread inside the namespace; sockets created there stay there. The error says when

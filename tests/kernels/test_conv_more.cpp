@@ -7,18 +7,15 @@
 using namespace slimcodec;
 using namespace slimcodec::test;
 
-template <class T>
-using Params = test::KernelParams<T>;
-
 TEMPLATE_LIST_TEST_CASE("conv1x1_f32 matches ref::conv2d (K = 1) at tile-edge lengths", "[kernels][conv]",
                         test::Conv1x1List) {
-  using P = Params<TestType>;
+  using P = KernelParams<TestType>;
   sweep_1x1<TestType>(kernels::default_arch{}, P::cin, P::cout);
 }
 
 TEMPLATE_LIST_TEST_CASE("convt_kxk_s2_f32 matches ref::conv_transpose2d at tile-edge widths", "[kernels][conv]",
                         test::ConvTList) {
-  using P = Params<TestType>;
+  using P = KernelParams<TestType>;
   sweep_convt<TestType>(kernels::default_arch{}, P::cin, P::cout, P::k);
 }
 
