@@ -19,6 +19,7 @@
 #define SLIMCODEC_QUANT_PACK_INL_H_
 #endif
 
+#include "slimcodec/quant/hwy_targets.hpp"  // before Highway: AVX3_DL fix
 #include <hwy/highway.h>
 
 #include "slimcodec/quant/quantize-inl.h"

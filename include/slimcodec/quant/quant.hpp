@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "slimcodec/quant/hwy_targets.hpp"  // before Highway: AVX3_DL fix
 #include <hwy/highway.h>
 
 #include "slimcodec/common/result.hpp"

@@ -13,6 +13,7 @@
 #define SLIMCODEC_QUANT_QUANTIZE_INL_H_
 #endif
 
+#include "slimcodec/quant/hwy_targets.hpp"  // before Highway: AVX3_DL fix
 #include <hwy/highway.h>
 
 HWY_BEFORE_NAMESPACE();
