@@ -69,7 +69,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (size_t i = 0; i < n; ++i) codes[i] = ref::quantize_one(x[i], bits, h.lo, h.hi);
   ref::pack_codes(codes.data(), n, bits, frame.data() + kHeaderSize);
   const auto written = seal_frame(h, frame.data(), frame.size());
-  const bool bounds_ok = bound_in_range(h.lo) && bound_in_range(h.hi) && h.lo < h.hi;
+  const bool bounds_ok =
+      bound_in_range(h.lo) && bound_in_range(h.hi) && h.lo < h.hi && step_is_normal(h.lo, h.hi, bits);
   if (!bounds_ok) {
     require(written.code() == Errc::bounds_invalid, "writer accepted invalid bounds");
     return 0;

@@ -117,6 +117,8 @@ def parse_header(buf, limit):
     lo, hi = binary32(buf, 20), binary32(buf, 24)
     if not lo < hi:
         raise FrameError("bounds_invalid", "lo %r is not below hi %r" % (lo, hi))
+    if not to_binary32(to_binary32(hi - lo) / ((1 << bits) - 1)) >= 2.0 ** -126:
+        raise FrameError("bounds_invalid", "step (hi - lo) / L is not a normal binary32 number")
     payload_size = u32(buf, 40)
     if payload_size != raw_bitpack_size(channels * height * width, bits):
         raise FrameError("length_mismatch", "payload_size %d" % payload_size)

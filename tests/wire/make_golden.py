@@ -142,6 +142,8 @@ OK = [  # name, fields, description
     ("b7_5x5x5", fields(5, 5, 5, 7, lo=-1.5, hi=0.5, frame_id=77), "125 values, 7 bits"),
     ("b1_1024x1x1", fields(1024, 1, 1, 1, lo=-3.0, hi=3.0, frame_id=1024), "largest channel count"),
     ("b2_1x1x4096", fields(1, 1, 4096, 2, lo=-4.0, hi=4.0, frame_id=4096), "largest width, 32 groups"),
+    ("b3_1x1x8_min_step", fields(1, 1, 8, 3, lo=0.0, hi=7 * 2.0 ** -126, frame_id=8),
+     "smallest valid step: (hi - lo) / 7 = 2^-126, the smallest normal binary32"),
 ]
 
 
@@ -226,6 +228,10 @@ def make_err(made):
         "lo = +0, hi = -0: equal as numbers")
     err("bounds_2p125", "bounds_invalid", with_header(header(dict(f, lo=-1.0, hi=2.0 ** 125))),
         "hi = 2^125: finite, but at or above the 2^125 magnitude limit")
+    err("bounds_width_2m149", "bounds_invalid", with_header(header(dict(f, lo=0.0, hi=2.0 ** -149))),
+        "lo = 0, hi = 2^-149: step rounds to 0 and L / (hi - lo) is infinite")
+    err("bounds_step_subnormal", "bounds_invalid", with_header(header(dict(f, lo=0.0, hi=2.0 ** -124))),
+        "lo = 0, hi = 2^-124, b = 3: hi - lo is normal but step = 2^-124 / 7 is subnormal")
     err("length_mismatch", "length_mismatch",
         with_header(header(f, payload_size=len(payload) + 1), payload + b"\x00"),
         "payload_size one more than the codec's size, frame otherwise consistent")
@@ -246,6 +252,12 @@ def make_err(made):
     body[-10] ^= 0x01
     err("crc_mismatch_second_frame", "crc_mismatch", bytes(body),
         "two frames back to back; the second one's payload is corrupt", before=1)
+    # Bytes after a frame are the start of the next one (docs/wire-format.md, "Trailing bytes").
+    one = made["b1_1x1x3"][2]
+    err("trailing_bytes_short", "truncated", one + bytes(5),
+        "a valid frame followed by 5 zero bytes: the next frame is truncated", before=1)
+    err("trailing_bytes_zeros", "bad_magic", one + bytes(48),
+        "a valid frame followed by 48 zero bytes: the next frame has a bad magic", before=1)
 
 
 def generate(out_dir):

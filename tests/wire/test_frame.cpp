@@ -66,8 +66,19 @@ TEST_CASE("validate accepts the corners of every range", "[wire][frame]") {
   h.hi = std::nextafter(0x1p125f, 0.0f);
   CHECK(validate(h).ok());
   CHECK(std::isfinite(h.hi - h.lo));
+  // The smallest valid step is 2^-126 exactly (b = 3: L = 7); one ulp less of width gives a subnormal step.
   h.lo = 0.0f;
-  h.hi = std::numeric_limits<float>::denorm_min();
+  h.hi = 7 * 0x1p-126f;
+  CHECK(dequantize_step(h.lo, h.hi, h.bits) == std::numeric_limits<float>::min());
+  CHECK(validate(h).ok());
+  h.hi = std::nextafter(h.hi, 0.0f);
+  CHECK(validate(h).code() == Errc::bounds_invalid);
+  // A narrow range away from zero is fine: the step is small but normal.
+  h.lo = 1.0f;
+  h.hi = std::nextafter(1.0f, 2.0f);
+  CHECK(validate(h).ok());
+  h.bits = 8;
+  h.payload_size = uint32_t(expected_payload_size(h));
   CHECK(validate(h).ok());
 }
 
@@ -109,7 +120,11 @@ TEST_CASE("validate rejects each field with its typed error", "[wire][frame]") {
   const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
   const std::pair<float, float> bad_bounds[] = {{nan, 1.0f}, {-1.0f, nan}, {-inf, 1.0f}, {-1.0f, inf},
                                                {1.0f, 1.0f}, {2.0f, -2.0f}, {0.0f, -0.0f}, {-0.0f, 0.0f},
-                                               {-1.0f, 0x1p125f}, {-0x1p125f, 1.0f}, {-3e38f, 3e38f}};
+                                               {-1.0f, 0x1p125f}, {-0x1p125f, 1.0f}, {-3e38f, 3e38f},
+                                               // step (hi - lo) / 7 not a normal float
+                                               {0.0f, std::numeric_limits<float>::denorm_min()},
+                                               {-std::numeric_limits<float>::denorm_min(), 0.0f},
+                                               {0.0f, 0x1p-124f}, {-0x1p-126f, 0x1p-126f}};
   for (auto [lo, hi] : bad_bounds) {
     h = good(), h.lo = lo, h.hi = hi;
     CHECK(code(h) == Errc::bounds_invalid);

@@ -83,6 +83,31 @@ TEST_CASE("golden ok/ frames decode to their sidecars and re-encode to the same 
   for (unsigned b : {1u, 3u, 4u, 8u}) CHECK(bits_seen.count(b) == 1);
 }
 
+TEST_CASE("FMA reconstruction stays within docs/wire-format.md's bound on every golden's bounds",
+          "[wire][golden]") {
+  // lo + q * step rounded twice (the spec) against fma(q, step, lo), for every code 0..L of every ok frame's
+  // bounds: the spec states |difference| <= 2^-22 * max(|lo|, |hi|); the goldens reach 1 ulp of that maximum.
+  float worst_in_bound_ulps = 0;
+  for (const auto& path : golden::list_files(kGolden / "ok", ".bin")) {
+    INFO(path.filename().string());
+    for (const auto& f : golden::read_sidecar(fs::path(path).replace_extension(".txt")).frames) {
+      const float lo = f.header.lo, hi = f.header.hi;
+      const float step = dequantize_step(lo, hi, f.header.bits);
+      const float big = std::max(std::fabs(lo), std::fabs(hi));
+      const float ulp_big = std::nextafter(big, INFINITY) - big;
+      for (uint32_t q = 0; q < (1u << f.header.bits); ++q) {
+        volatile float product = static_cast<float>(q) * step;  // volatile: no contraction into an FMA
+        const float twice = lo + product;
+        const float fused = std::fma(static_cast<float>(q), step, lo);
+        const float diff = std::fabs(twice - fused);
+        CHECK(diff <= 0x1p-22f * big);
+        worst_in_bound_ulps = std::max(worst_in_bound_ulps, diff / ulp_big);
+      }
+    }
+  }
+  CHECK(worst_in_bound_ulps >= 1.0f);  // the goldens do differ (1 ulp at b7_5x5x5 q = 95, the spec quotes it)
+}
+
 TEST_CASE("golden err/ frames fail with their sidecar's error, in every reader", "[wire][golden]") {
   const auto files = golden::list_files(kGolden / "err", ".bin");
   std::set<int> codes_seen;

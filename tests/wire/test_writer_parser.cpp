@@ -175,6 +175,16 @@ TEST_CASE("parse_frame: truncation, trailing bytes and back-to-back frames", "[w
   }
   CHECK(frames == 3);
   CHECK(at == stream.size());
+  // Trailing bytes are left alone and do not change the first frame's result; frame_size says where the
+  // next frame starts, and there the extra bytes are judged as a frame of their own.
+  std::vector<uint8_t> tail(a);
+  tail.insert(tail.end(), 5, 0);
+  auto first = parse_frame(tail.data(), tail.size());
+  REQUIRE(first.ok());
+  CHECK(first->frame_size == a.size());
+  CHECK(parse_frame(tail.data() + first->frame_size, 5).code() == Errc::truncated);
+  tail.insert(tail.end(), 43, 0);
+  CHECK(parse_frame(tail.data() + first->frame_size, 48).code() == Errc::bad_magic);
   // A smaller limit rejects the second frame by its header alone.
   auto v = parse_frame(stream.data() + a.size(), 48, ParserLimits{64});
   CHECK(v.code() == Errc::length_too_large);

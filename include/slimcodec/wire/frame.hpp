@@ -89,8 +89,21 @@ constexpr size_t frame_size(const FrameHeader& h) noexcept {
 }
 
 // |v| < 2^125, i.e. a finite float whose biased exponent is at most 251: hi - lo stays finite and
-// (2^b - 1) / (hi - lo) stays a normal float, so targets that flush subnormals (ARMv7 NEON) agree.
+// (2^b - 1) / (hi - lo) does not underflow. The other end, a tiny width, is step_is_normal's job.
 inline bool bound_in_range(float v) noexcept { return ((bits_from_float(v) >> 23) & 0xFFu) <= 251u; }
+
+// step = (hi - lo) / (2^b - 1), both operations in binary32, as a decoder computes it (docs/wire-format.md).
+inline float dequantize_step(float lo, float hi, unsigned bits) noexcept {
+  const float width = hi - lo;
+  return width / static_cast<float>((1u << bits) - 1u);
+}
+
+// The step must be a normal float (at least 2^-126, FLT_MIN): a tiny width such as lo = 0, hi = 2^-149 would
+// give a subnormal step and an infinite L / (hi - lo), and flush-to-zero targets would disagree with others.
+// Requires bounds that passed bound_in_range and lo < hi, and bits in 1..8 (then the step is finite).
+inline bool step_is_normal(float lo, float hi, unsigned bits) noexcept {
+  return dequantize_step(lo, hi, bits) >= 0x1p-126f;
+}
 
 // Checks every header field in the order docs/wire-format.md fixes (after the byte-level checks:
 // magic, version, header size, header CRC, reserved bytes), so all readers report the same first error.
@@ -110,6 +123,8 @@ inline Result<void> validate(const FrameHeader& h, const ParserLimits& limits = 
   if (!bound_in_range(h.lo) || !bound_in_range(h.hi))
     return Error{Errc::bounds_invalid, "bound is NaN, infinite or not below 2^125 in magnitude"};
   if (!(h.lo < h.hi)) return Error{Errc::bounds_invalid, "lo is not below hi"};
+  if (!step_is_normal(h.lo, h.hi, h.bits))
+    return Error{Errc::bounds_invalid, "step (hi - lo) / (2^b - 1) is below 2^-126, not a normal float"};
   if (h.payload_size != expected_payload_size(h)) return Errc::length_mismatch;
   if (h.payload_size > limits.max_payload_size) return Errc::length_too_large;
   return {};
