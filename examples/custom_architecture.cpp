@@ -10,8 +10,8 @@
 using namespace slimcodec::layers;
 
 using MyMember = Sequential<Conv2D<3, 8, 3, 2>,          // 3 x H x W -> 8 x H/2 x W/2
-                            FusedMBConv<8, 8, 1, 3, 2>,  // residual block
-                            FusedMBConv<8, 4, 2, 3, 4>>; // -> 4 x H/4 x W/4
+                            FusedMBConv<8, 8, 3, 1, 2>,  // residual block
+                            FusedMBConv<8, 4, 3, 2, 4>>; // -> 4 x H/4 x W/4
 using MyEncoder = Ensemble<MyMember, 2>;
 constexpr Shape kIn{3, 128, 160};
 

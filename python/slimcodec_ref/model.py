@@ -76,7 +76,7 @@ def squeeze_channels(cin: int) -> int:
 
 
 class FusedMBConv(nn.Module):
-    """FusedMBConv<Cin, Cout, S, K, SR, Skip>.
+    """FusedMBConv<Cin, Cout, K, S, SR, Skip>.
 
     skip=None means "skip when allowed" (S == 1 and Cin == Cout), the C++ default; True demands it; False drops it.
     """

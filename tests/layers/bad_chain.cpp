@@ -3,6 +3,6 @@
 #include "slimcodec/layers/layers.hpp"
 
 using Bad = slimcodec::layers::Sequential<slimcodec::layers::Conv2D<3, 6, 3, 2>,
-                                          slimcodec::layers::FusedMBConv<4, 4, 1, 3, 1>>;
+                                          slimcodec::layers::FusedMBConv<4, 4, 3, 1, 1>>;
 
 int main() { return int(Bad::params()); }

@@ -43,14 +43,14 @@ void all_layers(Arch arch) {
   sweep<Conv2D<3, 6, 3, 2>>(arch, {{3, 16, 16}, {3, 7, 13}, {3, 1, 1}, {3, 2, 35}});
   sweep<Conv2D<4, 5, 3, 1>>(arch, {{4, 9, 17}, {4, 1, 3}, {4, 6, 50}});
   sweep<Conv2D<2, 3, 5, 1>>(arch, {{2, 7, 9}});
-  sweep<FusedMBConv<6, 4, 1, 3, 1>>(arch, {{6, 12, 12}, {6, 5, 19}});
-  sweep<FusedMBConv<4, 4, 1, 3, 1>>(arch, {{4, 12, 12}, {4, 3, 33}});
-  sweep<FusedMBConv<4, 6, 2, 3, 6>>(arch, {{4, 12, 12}, {4, 9, 7}});
-  sweep<FusedMBConv<6, 6, 1, 3, 6>>(arch, {{6, 8, 8}, {6, 5, 17}});
-  sweep<FusedMBConv<6, 6, 1, 3, 6, false>>(arch, {{6, 8, 8}});
+  sweep<FusedMBConv<6, 4, 3, 1, 1>>(arch, {{6, 12, 12}, {6, 5, 19}});
+  sweep<FusedMBConv<4, 4, 3, 1, 1>>(arch, {{4, 12, 12}, {4, 3, 33}});
+  sweep<FusedMBConv<4, 6, 3, 2, 6>>(arch, {{4, 12, 12}, {4, 9, 7}});
+  sweep<FusedMBConv<6, 6, 3, 1, 6>>(arch, {{6, 8, 8}, {6, 5, 17}});
+  sweep<FusedMBConv<6, 6, 3, 1, 6, false>>(arch, {{6, 8, 8}});
   sweep<FusedMBConv<6, 48, 1, 1, 6>>(arch, {{6, 5, 6}});
-  sweep<FusedMBConv<6, 8, 1, 3, 1>>(arch, {{6, 5, 6}});  // Cout > Ce: statistics buffers sized for both
-  sweep<FusedMBConv<8, 8, 1, 5, 2>>(arch, {{8, 6, 7}});
+  sweep<FusedMBConv<6, 8, 3, 1, 1>>(arch, {{6, 5, 6}});  // Cout > Ce: statistics buffers sized for both
+  sweep<FusedMBConv<8, 8, 5, 1, 2>>(arch, {{8, 6, 7}});
   sweep<FusedMBConvT<4, 8, 3, 2>>(arch, {{4, 5, 6}, {4, 1, 1}});
   sweep<FusedMBConvT<3, 5, 5, 1>>(arch, {{3, 4, 3}});
 }
@@ -61,7 +61,7 @@ TEST_CASE("Conv2D, FusedMBConv and FusedMBConvT match their reference compositio
   SECTION("build arch") { all_layers(kernels::default_arch{}); }
   // The forced-scalar build runs all of the above on the plain-float path; here one block of each kind.
   SECTION("scalar arch") {
-    sweep<FusedMBConv<4, 6, 2, 3, 6>>(kernels::scalar_arch{}, {{4, 9, 7}});
+    sweep<FusedMBConv<4, 6, 3, 2, 6>>(kernels::scalar_arch{}, {{4, 9, 7}});
     sweep<FusedMBConvT<4, 8, 3, 2>>(kernels::scalar_arch{}, {{4, 5, 6}});
   }
 }
@@ -73,7 +73,7 @@ TEST_CASE("the paper member and reconstructor match their reference compositions
 }
 
 TEST_CASE("Ensemble sums 2^-m weighted members for every active size", "[layers][ensemble]") {
-  using E = Ensemble<Sequential<Conv2D<3, 4, 3, 2>, FusedMBConv<4, 4, 1, 3, 2>>, 3>;
+  using E = Ensemble<Sequential<Conv2D<3, 4, 3, 2>, FusedMBConv<4, 4, 3, 1, 2>>, 3>;
   for (int s = 1; s <= 3; ++s) {
     CAPTURE(s);
     check_spec<E>(kernels::default_arch{}, {3, 10, 14}, 77, s);

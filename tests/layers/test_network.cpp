@@ -13,7 +13,7 @@ using namespace slimcodec;
 using namespace slimcodec::layers;
 
 namespace {
-using SmallMember = Sequential<Conv2D<3, 4, 3, 2>, FusedMBConv<4, 4, 1, 3, 2>, FusedMBConv<4, 6, 2, 3, 2>>;
+using SmallMember = Sequential<Conv2D<3, 4, 3, 2>, FusedMBConv<4, 4, 3, 1, 2>, FusedMBConv<4, 6, 3, 2, 2>>;
 using SmallEncoder = Ensemble<SmallMember, 4>;
 }  // namespace
 

@@ -22,8 +22,8 @@ static_assert(Stem::params() == 174);
 static_assert(Stem::macs({3, 8, 8}) == 96 * 27);
 static_assert(Stem::flops({3, 8, 8}) == 2 * 96 * 27);
 
-// FusedMBConv<4,6,2,3,6>: Ce = 24, Csq = 1; 864 + 48 + 25 + 48 + 144 + 12 = 1141 parameters.
-using Down = FusedMBConv<4, 6, 2, 3, 6>;
+// FusedMBConv<4,6,3,2,6>: Ce = 24, Csq = 1; 864 + 48 + 25 + 48 + 144 + 12 = 1141 parameters.
+using Down = FusedMBConv<4, 6, 3, 2, 6>;
 static_assert(Down::kExpanded == 24 && Down::kSqueezed == 1 && !Down::kSkip);
 static_assert(Down::params() == 1141);
 static_assert(Down::out_shape({4, 192, 192}) == Shape{6, 96, 96});
@@ -31,15 +31,15 @@ static_assert(Down::macs({4, 192, 192}) == 9216LL * 864 + 2 * 24 + 9216LL * 144)
 static_assert(Down::activations({4, 192, 192}) == 24 * 9216 + 6 * 9216);
 
 // Skip rules: allowed only when S == 1 and Cin == Cout; Skip = false turns it off.
-static_assert(FusedMBConv<4, 4, 1, 3, 1>::kSkip);
-static_assert(!FusedMBConv<6, 4, 1, 3, 1>::kSkip);
-static_assert(!FusedMBConv<6, 6, 1, 3, 6, false>::kSkip);
-static_assert(!FusedMBConv<6, 6, 2, 3, 6>::kSkip);
+static_assert(FusedMBConv<4, 4, 3, 1, 1>::kSkip);
+static_assert(!FusedMBConv<6, 4, 3, 1, 1>::kSkip);
+static_assert(!FusedMBConv<6, 6, 3, 1, 6, false>::kSkip);
+static_assert(!FusedMBConv<6, 6, 3, 2, 6>::kSkip);
 static_assert(!FusedMBConvT<48, 48, 3, 6>::kSkip);
 
 // Squeeze width: max(1, floor(Cin / 4)).
-static_assert(FusedMBConv<48, 48, 1, 3, 6>::kSqueezed == 12);
-static_assert(FusedMBConv<3, 3, 1, 3, 2>::kSqueezed == 1);
+static_assert(FusedMBConv<48, 48, 3, 1, 6>::kSqueezed == 12);
+static_assert(FusedMBConv<3, 3, 3, 1, 2>::kSqueezed == 1);
 
 // Transposed: 2H x 2W; MACs count only taps that land inside the output (3H - 1 per axis for K = 3).
 using Up = FusedMBConvT<48, 48, 3, 6>;

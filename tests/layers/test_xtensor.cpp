@@ -10,7 +10,7 @@ using namespace slimcodec;
 using namespace slimcodec::layers;
 
 TEST_CASE("encode/run on xt::xtensor match the pointer API and check shapes", "[model][xtensor]") {
-  using Enc = Ensemble<Sequential<Conv2D<3, 4, 3, 2>, FusedMBConv<4, 4, 1, 3, 2>>, 2>;
+  using Enc = Ensemble<Sequential<Conv2D<3, 4, 3, 2>, FusedMBConv<4, 4, 3, 1, 2>>, 2>;
   auto enc = model::Encoder<Enc>::create(10, 12);
   REQUIRE(enc);
   enc->init_random(3);

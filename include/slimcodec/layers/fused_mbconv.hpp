@@ -1,4 +1,4 @@
-// FusedMBConv<Cin, Cout, S, K, SR, Skip> and FusedMBConvT<Cin, Cout, K, SR> (2x upsampling), as docs/model.md
+// FusedMBConv<Cin, Cout, K, S, SR, Skip> and FusedMBConvT<Cin, Cout, K, SR> (2x upsampling), as docs/model.md
 // defines them: expand (KxK conv or transposed conv) -> norm -> SiLU -> squeeze-excite -> 1x1 project -> norm
 // (+ identity skip). Both share one implementation, detail::MBConv.
 #pragma once
@@ -27,7 +27,7 @@ namespace detail {
 constexpr int max_int(int a, int b) noexcept { return a > b ? a : b; }
 constexpr size_t max_size(size_t a, size_t b) noexcept { return a > b ? a : b; }
 
-template <int Cin, int Cout, int S, int K, int SR, bool Skip, bool Transposed>
+template <int Cin, int Cout, int K, int S, int SR, bool Skip, bool Transposed>
 struct MBConv {
   static_assert(Cin >= 1 && Cout >= 1, "FusedMBConv: channel counts must be positive");
   static_assert(SR >= 1, "FusedMBConv: expansion ratio SR must be at least 1");
@@ -213,11 +213,11 @@ struct MBConv {
 
 // Fused-MBConv block. Skip = true (the default) means "skip where allowed": it applies only when S == 1 and
 // Cin == Cout; Skip = false turns it off (the paper member's last stage).
-template <int Cin, int Cout, int S, int K, int SR, bool Skip = true>
-struct FusedMBConv : detail::MBConv<Cin, Cout, S, K, SR, Skip, false> {};
+template <int Cin, int Cout, int K, int S, int SR, bool Skip = true>
+struct FusedMBConv : detail::MBConv<Cin, Cout, K, S, SR, Skip, false> {};
 
 // Fused-MBConv with a transposed KxK stride-2 expand conv: output is 2H x 2W; never a skip.
 template <int Cin, int Cout, int K, int SR>
-struct FusedMBConvT : detail::MBConv<Cin, Cout, 2, K, SR, false, true> {};
+struct FusedMBConvT : detail::MBConv<Cin, Cout, K, 2, SR, false, true> {};
 
 }  // namespace slimcodec::layers

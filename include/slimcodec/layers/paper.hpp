@@ -12,20 +12,20 @@ namespace slimcodec::layers::paper {
 
 // Encoder member, Table II: 3 x H x W -> 6 x H/4 x W/4.
 using Member = Sequential<Conv2D<3, 6, 3, 2>,             //
-                          FusedMBConv<6, 4, 1, 3, 1>,     // 6 != 4: no skip
-                          FusedMBConv<4, 4, 1, 3, 1>,     // skip
-                          FusedMBConv<4, 6, 2, 3, 6>,     //
-                          FusedMBConv<6, 6, 1, 3, 6>,     // skip
-                          FusedMBConv<6, 6, 1, 3, 6, false>>;
+                          FusedMBConv<6, 4, 3, 1, 1>,     // 6 != 4: no skip
+                          FusedMBConv<4, 4, 3, 1, 1>,     // skip
+                          FusedMBConv<4, 6, 3, 2, 6>,     //
+                          FusedMBConv<6, 6, 3, 1, 6>,     // skip
+                          FusedMBConv<6, 6, 3, 1, 6, false>>;
 
 using Encoder = Ensemble<Member, 4>;
 
 // Reconstructor, Table III: 6 x H x W -> 24 x 2H x 2W.
 using Reconstructor = Sequential<FusedMBConv<6, 48, 1, 1, 6>,   //
-                                 FusedMBConv<48, 48, 1, 3, 6>,  // skip
+                                 FusedMBConv<48, 48, 3, 1, 6>,  // skip
                                  FusedMBConvT<48, 48, 3, 6>,    // 2x up
-                                 FusedMBConv<48, 48, 1, 3, 6>,  // skip
-                                 FusedMBConv<48, 24, 1, 3, 6>>;
+                                 FusedMBConv<48, 48, 3, 1, 6>,  // skip
+                                 FusedMBConv<48, 24, 3, 1, 6>>;
 
 inline constexpr Shape kInput{3, 384, 384};  // the 768 x 768 frame downscaled
 inline constexpr Shape kLatent{6, 96, 96};   // what goes on the wire
