@@ -4,12 +4,13 @@
 Written from docs/wire-format.md alone and laid out like it: each section below is a section of the spec.
 Plain Python 3 standard library; clarity over speed.
 
-    educational_decoder.py FILE [--values] [--limit BYTES]
+    educational_decoder.py FILE [--values] [--limit BYTES] [--tables TABLES.safetensors]
 
 decodes FILE as a stream of frames, prints each header (and with --values the reconstructed tensor), and
 exits with 0 if every frame decodes, or prints "error NAME (NUMBER) ..." and exits with 1.
 """
 import argparse
+import json
 import struct
 import sys
 
@@ -47,7 +48,8 @@ ERRORS = {
     "truncated": 10, "bad_magic": 12, "version_unsupported": 14, "reserved_nonzero": 16,
     "header_size_invalid": 18, "header_crc_mismatch": 20, "bits_out_of_range": 22,
     "ensemble_out_of_range": 24, "shape_out_of_range": 26, "bounds_invalid": 28, "codec_unsupported": 30,
-    "length_mismatch": 32, "length_too_large": 34, "crc_mismatch": 36,
+    "length_mismatch": 32, "length_too_large": 34, "crc_mismatch": 36, "entropy_table_mismatch": 38,
+    "entropy_stream_invalid": 40,
 }
 
 
@@ -97,7 +99,7 @@ def parse_header(buf, limit):
     if bound_mode == 3:
         raise FrameError("reserved_nonzero", "bound_mode 3")
     codec = u8(buf, 7)
-    if codec != 0:
+    if codec not in (0, 1):
         raise FrameError("codec_unsupported", "codec %d" % codec)
     ensemble_size = u8(buf, 8)
     if not 1 <= ensemble_size <= 16:
@@ -120,8 +122,11 @@ def parse_header(buf, limit):
     if not to_binary32(to_binary32(hi - lo) / ((1 << bits) - 1)) >= 2.0 ** -126:
         raise FrameError("bounds_invalid", "step (hi - lo) / L is not a normal binary32 number")
     payload_size = u32(buf, 40)
-    if payload_size != raw_bitpack_size(channels * height * width, bits):
+    raw_size = raw_bitpack_size(channels * height * width, bits)
+    if codec == 0 and payload_size != raw_size:
         raise FrameError("length_mismatch", "payload_size %d" % payload_size)
+    if codec == 1 and not (payload_size >= RANS_HEADER and payload_size % 2 == 0 and payload_size < raw_size):
+        raise FrameError("length_mismatch", "codec 1 payload_size %d (codec 0: %d)" % (payload_size, raw_size))
     if payload_size > limit:
         raise FrameError("length_too_large", "payload_size %d > limit %d" % (payload_size, limit))
     return dict(bound_mode=bound_mode, codec=codec, ensemble_size=ensemble_size, bits=bits, channels=channels,
@@ -159,6 +164,67 @@ def dequantize(codes, bits, lo, hi):
     return [to_binary32(lo + to_binary32(q * step)) for q in codes]
 
 
+# ----------------------------------------------------------------------------- Payload: rANS codec (codec 1)
+# | table_id u16 | reserved u16 | table_hash u32 | state_0 .. state_7 u32 | words u16 ... |
+RANS_HEADER, PRECISION_BITS, STATES, STATE_LOW = 40, 12, 8, 1 << 15
+
+
+def load_tables(path):
+    """A table set from safetensors: metadata entropy.table_id, tensors entropy.b{b} U16 [C, 2^b]."""
+    with open(path, "rb") as f:
+        data = f.read()
+    n = u64(data, 0)
+    head = json.loads(data[8:8 + n])
+    tables = {"id": int(head["__metadata__"]["entropy.table_id"]), "bits": {}}
+    for name, t in head.items():
+        if name.startswith("entropy.b") and t["dtype"] == "U16":
+            b = int(name[len("entropy.b"):])
+            begin, end = t["data_offsets"]
+            flat = struct.unpack_from("<%dH" % ((end - begin) // 2), data, 8 + n + begin)
+            m = 1 << b
+            tables["bits"][b] = [list(flat[c * m:(c + 1) * m]) for c in range(t["shape"][0])]
+    hashed = bytearray()
+    for b in sorted(tables["bits"]):
+        hashed += bytes([b]) + struct.pack("<H", len(tables["bits"][b]))
+        for row in tables["bits"][b]:
+            assert len(row) == 1 << b and min(row) >= 1 and sum(row) == 1 << PRECISION_BITS, "invalid table"
+            hashed += struct.pack("<%dH" % len(row), *row)
+    tables["hash"] = crc32c(bytes(hashed))
+    return tables
+
+
+def rans_decode(payload, header, tables):
+    """Code i uses state i mod 8 and the table of channel i // (H*W); 16-bit words are read in order."""
+    if u16(payload, 2) != 0:
+        raise FrameError("reserved_nonzero", "codec-1 payload bytes 2-3")
+    if tables is None or u16(payload, 0) != tables["id"] or u32(payload, 4) != tables["hash"]:
+        raise FrameError("entropy_table_mismatch", "table_id %d, table_hash 0x%08X" % (u16(payload, 0),
+                                                                                     u32(payload, 4)))
+    bits, channels, plane = header["bits"], header["channels"], header["height"] * header["width"]
+    if bits not in tables["bits"] or len(tables["bits"][bits]) != channels:
+        raise FrameError("entropy_table_mismatch", "no table for b = %d and C = %d" % (bits, channels))
+    x = [u32(payload, 8 + 4 * j) for j in range(STATES)]
+    if any(not STATE_LOW <= s < 1 << 31 for s in x):
+        raise FrameError("entropy_stream_invalid", "a state outside [2^15, 2^31)")
+    pos, codes = RANS_HEADER, []
+    for i in range(channels * plane):
+        freq, j = tables["bits"][bits][i // plane], i % STATES
+        slot, cum, q = x[j] % (1 << PRECISION_BITS), 0, 0
+        while slot >= cum + freq[q]:
+            cum += freq[q]
+            q += 1
+        x[j] = freq[q] * (x[j] >> PRECISION_BITS) + slot - cum
+        if x[j] < STATE_LOW:
+            if pos + 2 > len(payload):
+                raise FrameError("entropy_stream_invalid", "stream ends before code %d" % i)
+            x[j] = (x[j] << 16) | u16(payload, pos)
+            pos += 2
+        codes.append(q)
+    if pos != len(payload) or any(s != STATE_LOW for s in x):
+        raise FrameError("entropy_stream_invalid", "words left over or a final state is not 2^15")
+    return codes
+
+
 # ------------------------------------------------------------------------------------ frame_crc, CRC-32C
 
 
@@ -193,9 +259,10 @@ def decode_frame(data, offset=0, limit=DEFAULT_PAYLOAD_LIMIT):
 # ---------------------------------------------------------------------------------------- Stream framing
 
 
-def decode_stream(data, limit=DEFAULT_PAYLOAD_LIMIT):
+def decode_stream(data, limit=DEFAULT_PAYLOAD_LIMIT, tables=None):
     """Frames back to back; stops at the first error (no resynchronisation). Returns (frames, error or None),
-    each frame a dict of the header fields plus offset, frame_size, codes and values."""
+    each frame a dict of the header fields plus offset, frame_size, codes and values. Codec-1 frames need
+    the table set they name (load_tables)."""
     frames, offset = [], 0
     while offset < len(data):
         try:
@@ -203,7 +270,11 @@ def decode_stream(data, limit=DEFAULT_PAYLOAD_LIMIT):
         except FrameError as err:
             return frames, err
         n = header["channels"] * header["height"] * header["width"]
-        codes = unpack_codes(payload, n, header["bits"])
+        try:
+            codes = unpack_codes(payload, n, header["bits"]) if header["codec"] == 0 else \
+                rans_decode(payload, header, tables)
+        except FrameError as err:
+            return frames, err
         frames.append(dict(header, offset=offset, frame_size=size, codes=codes,
                            values=dequantize(codes, header["bits"], header["lo"], header["hi"])))
         offset += size
@@ -218,11 +289,12 @@ def main(argv):
     parser.add_argument("file")
     parser.add_argument("--values", action="store_true", help="print the reconstructed values")
     parser.add_argument("--limit", type=int, default=DEFAULT_PAYLOAD_LIMIT, help="payload limit in bytes")
+    parser.add_argument("--tables", help="safetensors file with the entropy tables codec-1 frames name")
     args = parser.parse_args(argv[1:])
     show_values = args.values
     with open(args.file, "rb") as f:
         data = f.read()
-    frames, error = decode_stream(data, args.limit)
+    frames, error = decode_stream(data, args.limit, load_tables(args.tables) if args.tables else None)
     for k, fr in enumerate(frames):
         print("frame %d at offset %d, %d bytes" % (k, fr["offset"], fr["frame_size"]))
         print("  bound_mode %d (%s), codec %d, ensemble_size %d, bits %d" % (

@@ -2,6 +2,7 @@
 // parse + dequantize back. The glue between quant/ and wire/ that devices and servers both use.
 #pragma once
 
+#include <slimcodec/entropy/rans.hpp>
 #include <slimcodec/quant/quant.hpp>
 #include <slimcodec/wire/parser.hpp>
 #include <slimcodec/wire/writer.hpp>
@@ -47,18 +48,86 @@ inline Result<size_t> encode_frame(const float* chw, const EncodeParams& p, uint
   return wire::seal_frame(h, out, capacity);
 }
 
-// Dequantizes a parsed frame's payload into `out` (C*H*W floats, CHW).
-inline Result<size_t> dequantize_frame(const wire::FrameView& f, float* out, size_t capacity) {
-  const wire::FrameHeader& h = f.header;
-  const size_t n = size_t(h.channels) * h.height * h.width;
-  return quant::unpack_dequantize(f.payload, h.payload_size, n, h.bits, quant::Bounds{h.lo, h.hi}, out, capacity);
+// Codec 1 for encode_frame: the tables, and scratch for the C*H*W codes (owned by the caller, so the frame
+// loop does not allocate). A frame whose b or C the tables do not cover, or whose coded payload would not be
+// smaller than the bit-packed one, is sent as codec 0.
+struct EntropyCoding {
+  const entropy::TableSet* tables = nullptr;
+  uint8_t* scratch = nullptr;
+  size_t scratch_size = 0;
+};
+
+// encode_frame with codec 1 where it saves bytes. `capacity` must hold the codec-0 frame (max_frame_size).
+inline Result<size_t> encode_frame(const float* chw, const EncodeParams& p, uint8_t* out, size_t capacity,
+                                   const EntropyCoding& ec) {
+  const size_t n = size_t(p.shape.channels) * p.shape.height * p.shape.width;
+  if (ec.tables == nullptr || !ec.tables->has(p.bits) || ec.tables->channels() != p.shape.channels)
+    return encode_frame(chw, p, out, capacity);
+  if (ec.scratch == nullptr || ec.scratch_size < n) return Error{Errc::buffer_too_small, "entropy scratch < C*H*W"};
+  wire::FrameHeader h;
+  h.bound_mode = p.bound_mode;
+  h.ensemble_size = p.ensemble_size;
+  h.bits = p.bits;
+  h.channels = p.shape.channels;
+  h.height = p.shape.height;
+  h.width = p.shape.width;
+  h.lo = p.bounds.lo;
+  h.hi = p.bounds.hi;
+  h.frame_id = p.frame_id;
+  h.timestamp_us = p.timestamp_us;
+  h.payload_size = uint32_t(wire::expected_payload_size(h));
+  if (auto ok = wire::validate(h); !ok) return ok.error();
+  if (chw == nullptr) return Error{Errc::invalid_argument, "null tensor"};
+  if (out == nullptr || capacity < wire::frame_size(h)) return Errc::buffer_too_small;
+  const quant::QuantParams qp = quant::make_params(h.bits, p.bounds);
+  for (size_t i = 0; i < n; ++i) ec.scratch[i] = uint8_t(quant::ref::quantize_value(chw[i], qp));
+  // Codec 1 only when strictly smaller than codec 0: the coder gets one byte less than the raw payload.
+  auto coded = entropy::encode_payload(ec.scratch, h.channels, size_t(h.height) * h.width, h.bits, *ec.tables,
+                                       out + wire::kHeaderSize, size_t(h.payload_size) - 1);
+  if (coded) {
+    h.codec = wire::Codec::rans;
+    h.payload_size = uint32_t(*coded);
+    return wire::seal_frame(h, out, capacity);
+  }
+  if (coded.code() != Errc::buffer_too_small) return coded.error();
+  return encode_frame(chw, p, out, capacity);
 }
 
-// Parses one whole frame from `bytes` and dequantizes it; returns its header.
-inline Result<wire::FrameHeader> decode_frame(const uint8_t* bytes, size_t n, float* out, size_t capacity) {
+// Dequantizes a parsed frame's payload into `out` (C*H*W floats, CHW). Codec-1 frames need the tables the
+// frame names (entropy_table_mismatch without them); their codes are decoded into the last C*H*W bytes of
+// `out` and expanded in place, so nothing is allocated.
+inline Result<size_t> dequantize_frame(const wire::FrameView& f, float* out, size_t capacity,
+                                       const entropy::TableSet* tables) {
+  const wire::FrameHeader& h = f.header;
+  const size_t n = size_t(h.channels) * h.height * h.width;
+  if (h.codec != wire::Codec::rans)
+    return quant::unpack_dequantize(f.payload, h.payload_size, n, h.bits, quant::Bounds{h.lo, h.hi}, out, capacity);
+  if (tables == nullptr) return Error{Errc::entropy_table_mismatch, "codec-1 frame and no entropy tables"};
+  if (out == nullptr || capacity < n) return Errc::buffer_too_small;
+  const quant::Bounds bounds{h.lo, h.hi};
+  if (!quant::bounds_valid(bounds)) return Errc::bounds_invalid;
+  uint8_t* codes = reinterpret_cast<uint8_t*>(out) + 3 * n;  // float i overwrites code j only for j <= i
+  if (auto ok = entropy::decode_payload(f.payload, h.payload_size, h.bits, h.channels, size_t(h.height) * h.width,
+                                        *tables, codes, n);
+      !ok)
+    return ok.error();
+  const quant::QuantParams qp = quant::make_params(h.bits, bounds);
+  float lut[256];
+  for (uint32_t q = 0; q < (1u << h.bits); ++q) lut[q] = quant::ref::dequantize_value(q, qp);
+  for (size_t i = 0; i < n; ++i) out[i] = lut[codes[i]];
+  return n;
+}
+
+inline Result<size_t> dequantize_frame(const wire::FrameView& f, float* out, size_t capacity) {
+  return dequantize_frame(f, out, capacity, nullptr);
+}
+
+// Parses one whole frame from `bytes` and dequantizes it (codec 1 with `tables`); returns its header.
+inline Result<wire::FrameHeader> decode_frame(const uint8_t* bytes, size_t n, float* out, size_t capacity,
+                                              const entropy::TableSet* tables = nullptr) {
   auto frame = wire::parse_frame(bytes, n);
   if (!frame) return frame.error();
-  if (auto values = dequantize_frame(*frame, out, capacity); !values) return values.error();
+  if (auto values = dequantize_frame(*frame, out, capacity, tables); !values) return values.error();
   return frame->header;
 }
 

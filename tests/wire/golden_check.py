@@ -42,9 +42,12 @@ def read_sidecar(path):
     return side
 
 
+TABLES = None  # the golden entropy tables (tables.safetensors), for codec-1 frames
+
+
 def check_ok(path, side, problems):
     with open(path, "rb") as f:
-        frames, error = ed.decode_stream(f.read())
+        frames, error = ed.decode_stream(f.read(), tables=TABLES)
     if error is not None:
         problems.append("%s: unexpected %s" % (path, error))
         return
@@ -66,7 +69,7 @@ def check_ok(path, side, problems):
 
 def check_err(path, side, problems):
     with open(path, "rb") as f:
-        frames, error = ed.decode_stream(f.read())
+        frames, error = ed.decode_stream(f.read(), tables=TABLES)
     if error is None:
         problems.append("%s: decoded, expected %s" % (path, side["error"]))
         return
@@ -89,11 +92,16 @@ def check_reproducible(golden, problems):
                                                    shallow=False)
             for name in mismatch + errors:
                 problems.append("%s/%s: generator output differs from the checked-in file" % (kind, name))
+        if not filecmp.cmp(os.path.join(tmp, "tables.safetensors"), os.path.join(golden, "tables.safetensors"),
+                           shallow=False):
+            problems.append("tables.safetensors: generator output differs from the checked-in file")
 
 
 def main(argv):
     golden = argv[1] if len(argv) > 1 else os.path.join(HERE, "..", "golden")
     problems, counts = [], {"ok": 0, "err": 0}
+    global TABLES
+    TABLES = ed.load_tables(os.path.join(golden, "tables.safetensors"))
     assert ed.crc32c(b"123456789") == 0xE3069283
     for kind, check in (("ok", check_ok), ("err", check_err)):
         for name in sorted(os.listdir(os.path.join(golden, kind))):

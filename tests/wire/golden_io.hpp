@@ -49,6 +49,8 @@ inline const char* errc_name(Errc e) {
     case Errc::shape_out_of_range: return "shape_out_of_range";
     case Errc::bounds_invalid: return "bounds_invalid";
     case Errc::codec_unsupported: return "codec_unsupported";
+    case Errc::entropy_table_mismatch: return "entropy_table_mismatch";
+    case Errc::entropy_stream_invalid: return "entropy_stream_invalid";
     case Errc::length_mismatch: return "length_mismatch";
     case Errc::length_too_large: return "length_too_large";
     case Errc::crc_mismatch: return "crc_mismatch";

@@ -5,6 +5,7 @@ An implementation independent of the C++ writer: the C++ tests rebuild every ok 
 compare bytes, and tools/educational_decoder.py decodes all of them. Output is deterministic.
 Usage: make_golden.py [OUT_DIR]   (default: tests/golden next to this script)
 """
+import json
 import os
 import struct
 import sys
@@ -15,7 +16,8 @@ ERRC = {
     "truncated": 10, "bad_magic": 12, "version_unsupported": 14, "reserved_nonzero": 16,
     "header_size_invalid": 18, "header_crc_mismatch": 20, "bits_out_of_range": 22,
     "ensemble_out_of_range": 24, "shape_out_of_range": 26, "bounds_invalid": 28, "codec_unsupported": 30,
-    "length_mismatch": 32, "length_too_large": 34, "crc_mismatch": 36,
+    "length_mismatch": 32, "length_too_large": 34, "crc_mismatch": 36, "entropy_table_mismatch": 38,
+    "entropy_stream_invalid": 40,
 }
 
 
@@ -90,13 +92,104 @@ def header(f, payload_size=None, fix_crc=True, patch=None):
 
 
 def payload_size_of(f):
+    if "payload" in f:  # codec 1: whatever the coder produced
+        return len(f["payload"])
     n = f["channels"] * f["height"] * f["width"]
     return (n + 127) // 128 * 16 * f["bits"]
 
 
 def frame(f, codes):
-    body = header(f) + pack(codes, f["bits"])
+    body = header(f) + (f["payload"] if "payload" in f else pack(codes, f["bits"]))
     return body + struct.pack("<I", crc32c(body))
+
+
+# ---- codec 1: static-model rANS (docs/wire-format.md, "Payload: rANS codec"), written with plain division.
+PRECISION_BITS, STATES, STATE_LOW = 12, 8, 1 << 15
+TABLE_ID, TABLE_CHANNELS, TABLE_BITS = 0x5107, 3, (1, 3, 4, 8)
+
+
+def fit_frequencies(counts, bits):
+    """1 per symbol, the other 4096 - 2^b slots in proportion to counts, largest remainders first."""
+    m, spare = 1 << bits, (1 << PRECISION_BITS) - (1 << bits)
+    total = sum(counts)
+    if total == 0:
+        return [(1 << PRECISION_BITS) // m] * m
+    shift = 0
+    while (total >> shift) >= (1 << 50):
+        shift += 1
+    scaled = [c >> shift for c in counts]
+    t = sum(scaled) or 1
+    freq = [1 + v * spare // t for v in scaled]
+    rem = [v * spare % t for v in scaled]
+    for _ in range(spare - sum(v * spare // t for v in scaled)):
+        best = max(range(m), key=lambda s: (rem[s], -s))
+        freq[best] += 1
+        rem[best] = 0
+    return freq
+
+
+def golden_tables():
+    """{b: [channel][symbol] frequencies}: peaked around the middle code, narrower for higher channels."""
+    tables = {}
+    for b in TABLE_BITS:
+        mid = (1 << b) // 2
+        tables[b] = [fit_frequencies([1000000 >> min(40, abs(s - mid) * (c + 1)) for s in range(1 << b)], b)
+                     for c in range(TABLE_CHANNELS)]
+    return tables
+
+
+def table_hash(tables):
+    data = bytearray()
+    for b in sorted(tables):
+        data += bytes([b]) + struct.pack("<H", len(tables[b]))
+        for row in tables[b]:
+            data += struct.pack("<%dH" % len(row), *row)
+    return crc32c(bytes(data))
+
+
+def tables_safetensors(tables, table_id):
+    """The table set as the fitting tool stores it: entropy.b{b} U16 [C, 2^b], metadata entropy.table_id."""
+    meta, data = {"__metadata__": {"entropy.table_id": str(table_id), "entropy.precision_bits": "12"}}, b""
+    for b in sorted(tables):
+        raw = b"".join(struct.pack("<%dH" % len(row), *row) for row in tables[b])
+        meta["entropy.b%d" % b] = {"dtype": "U16", "shape": [len(tables[b]), 1 << b],
+                                   "data_offsets": [len(data), len(data) + len(raw)]}
+        data += raw
+    text = json.dumps(meta, separators=(",", ":"), sort_keys=True).encode()
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + data
+
+
+def rans_payload(codes, channels, plane, bits, tables, table_id, hash_value):
+    """Codes CHW; code i uses state i mod 8 and channel i // plane's table. Encodes from the last code back."""
+    freq = tables[bits]
+    cum = [[sum(row[:s]) for s in range(len(row))] for row in freq]
+    x, words = [STATE_LOW] * STATES, []
+    for i in reversed(range(len(codes))):
+        c, q, j = i // plane, codes[i], i % STATES
+        f = freq[c][q]
+        if x[j] >= ((STATE_LOW >> PRECISION_BITS) << 16) * f:
+            words.append(x[j] & 0xFFFF)
+            x[j] >>= 16
+        x[j] = ((x[j] // f) << PRECISION_BITS) + x[j] % f + cum[c][q]
+    words.reverse()
+    return (struct.pack("<HHI", table_id, 0, hash_value) + struct.pack("<8I", *x) +
+            struct.pack("<%dH" % len(words), *words))
+
+
+def sample_codes(n, plane, bits, tables, seed):
+    """Codes drawn from the golden tables with xorshift32, so they code well."""
+    state, out = seed, []
+    for i in range(n):
+        state ^= (state << 13) & 0xFFFFFFFF
+        state ^= state >> 17
+        state ^= (state << 5) & 0xFFFFFFFF
+        slot, row, s = state % (1 << PRECISION_BITS), tables[bits][i // plane], 0
+        while slot >= row[s]:
+            slot -= row[s]
+            s += 1
+        out.append(s)
+    return out
 
 
 def fmt(x):
@@ -147,6 +240,40 @@ OK = [  # name, fields, description
 ]
 
 
+RANS_OK = [  # name, fields, description (codes drawn from the golden tables; tables.safetensors)
+    ("rans_b1_3x32x32", fields(3, 32, 32, 1, s=1, mode=2, lo=-1.0, hi=1.0, frame_id=201, ts=5000),
+     "codec 1 at b = 1: 3,072 codes, planes a multiple of 8"),
+    ("rans_b3_3x7x9", fields(3, 7, 9, 3, s=2, mode=1, lo=-2.0, hi=2.0, frame_id=203, ts=5003),
+     "codec 1 at b = 3: planes of 63 codes, so channels start in the middle of the 8 states"),
+    ("rans_b4_3x16x16", fields(3, 16, 16, 4, s=4, mode=2, lo=-3.0, hi=3.0, frame_id=204, ts=5004),
+     "codec 1 at b = 4, the paper's s = 4 point"),
+    ("rans_b8_3x5x13", fields(3, 5, 13, 8, s=3, mode=0, lo=-0.5, hi=0.25, frame_id=208, ts=5008),
+     "codec 1 at b = 8: 195 codes, an odd plane"),
+]
+
+
+def rans_frame_fields(f, codes, tables, table_id=TABLE_ID, hash_value=None):
+    plane = f["height"] * f["width"]
+    hv = table_hash(tables) if hash_value is None else hash_value
+    payload = rans_payload(codes, f["channels"], plane, f["bits"], tables, table_id, hv)
+    return dict(f, codec=1, payload=payload)
+
+
+def make_rans_ok(made):
+    tables = golden_tables()
+    with open(os.path.join(GOLDEN, "tables.safetensors"), "wb") as out:
+        out.write(tables_safetensors(tables, TABLE_ID))
+    for i, (name, f, desc) in enumerate(RANS_OK):
+        n = f["channels"] * f["height"] * f["width"]
+        codes = sample_codes(n, f["height"] * f["width"], f["bits"], tables, 7000 + i)
+        f = rans_frame_fields(f, codes, tables)
+        assert len(f["payload"]) < (n + 127) // 128 * 16 * f["bits"], name  # smaller than codec 0
+        data = frame(f, codes)
+        made[name] = (f, codes, data)
+        write("ok", name, data, ["# " + desc + "; tables: tables.safetensors (id 0x%04X, hash 0x%08X)"
+                                 % (TABLE_ID, table_hash(tables)), "frames 1"] + block(0, 0, f, codes, len(data)))
+
+
 def make_ok():
     made = {}
     for i, (name, f, desc) in enumerate(OK):
@@ -165,6 +292,7 @@ def make_ok():
         lines += block(k, len(stream), f, codes, len(data))
         stream += data
     write("ok", "stream_3frames", stream, lines)
+    make_rans_ok(made)
     return made
 
 
@@ -203,7 +331,7 @@ def make_err(made):
     err("reserved_byte11", "reserved_nonzero", with_header(header(f, patch={11: 0x01})), "byte 11 set")
     err("reserved_byte18", "reserved_nonzero", with_header(header(f, patch={18: 0x20})), "byte 18 set")
     err("bound_mode_3", "reserved_nonzero", with_header(header(dict(f, bound_mode=3))), "bound_mode 3 reserved")
-    err("codec_unsupported", "codec_unsupported", with_header(header(dict(f, codec=1))), "codec 1")
+    err("codec_unsupported", "codec_unsupported", with_header(header(dict(f, codec=2))), "codec 2")
     err("codec_before_truncated", "codec_unsupported", header(dict(f, codec=255)),
         "codec 255, header only: header errors come before waiting for the payload")
     err("ensemble_0", "ensemble_out_of_range", with_header(header(dict(f, ensemble_size=0))), "s = 0")
@@ -260,6 +388,50 @@ def make_err(made):
         "a valid frame followed by 48 zero bytes: the next frame has a bad magic", before=1)
 
 
+def make_rans_err(made):
+    """Codec-1 frames with a valid frame CRC that fail: at the header (length rule) or when decoded with the
+    golden tables (tables.safetensors)."""
+    tables = golden_tables()
+    f, codes, _ = made["rans_b4_3x16x16"]
+    good = f["payload"]
+
+    def err(name, errc, fields_, note, payload=None):
+        ff = dict(fields_, payload=good if payload is None else payload)
+        write("err", "%02d_%s" % (ERRC[errc], name), frame(ff, codes),
+              ["# " + note, "error " + errc, "errc %d" % ERRC[errc], "frames_before_error 0"])
+
+    raw = 3 * 16 * 16 // 128 * 16 * 4
+    err("rans_length_odd", "length_mismatch", f, "codec 1, payload_size odd", good + b"\x00")
+    err("rans_length_not_smaller", "length_mismatch", f, "codec 1, payload_size equal to codec 0's (%d)" % raw,
+        good + bytes(raw - len(good)))
+    err("rans_length_below_40", "length_mismatch", f, "codec 1, payload_size 38", good[:38])
+    bad = bytearray(good)
+    bad[2] = 1
+    err("rans_reserved_payload", "reserved_nonzero", f, "codec 1, payload byte 2 (reserved) set", bytes(bad))
+    bad = bytearray(good)
+    bad[0] ^= 1
+    err("rans_table_id", "entropy_table_mismatch", f, "codec 1, table_id off by one bit", bytes(bad))
+    bad = bytearray(good)
+    bad[7] ^= 0x40
+    err("rans_table_hash", "entropy_table_mismatch", f, "codec 1, table_hash off by one bit", bytes(bad))
+    f2 = dict(f, bits=2)  # tables.safetensors has no table for b = 2
+    err("rans_no_table_for_b", "entropy_table_mismatch", f2,
+        "codec 1 at b = 2 (the first 120 bytes of the b = 4 payload): the tables cover b = 1, 3, 4, 8",
+        good[:120])
+    bad = bytearray(good)
+    struct.pack_into("<I", bad, 8 + 4 * 5, STATE_LOW - 1)
+    err("rans_state_low", "entropy_stream_invalid", f, "codec 1, state 5 is 2^15 - 1", bytes(bad))
+    bad = bytearray(good)
+    struct.pack_into("<I", bad, 8, 1 << 31)
+    err("rans_state_high", "entropy_stream_invalid", f, "codec 1, state 0 is 2^31", bytes(bad))
+    err("rans_stream_short", "entropy_stream_invalid", f, "codec 1, last word missing", good[:-2])
+    err("rans_stream_long", "entropy_stream_invalid", f, "codec 1, one word too many", good + b"\x34\x12")
+    bad = bytearray(good)
+    bad[50] ^= 0x01
+    err("rans_word_flipped", "entropy_stream_invalid", f, "codec 1, one bit of word 5 flipped (frame CRC fixed)",
+        bytes(bad))
+
+
 def generate(out_dir):
     """Writes every golden file under out_dir/{ok,err}, replacing the .bin/.txt files already there."""
     global GOLDEN
@@ -270,7 +442,9 @@ def generate(out_dir):
             if old.endswith((".bin", ".txt")):
                 os.remove(os.path.join(out_dir, kind, old))
     assert crc32c(b"123456789") == 0xE3069283
-    make_err(make_ok())
+    made = make_ok()
+    make_err(made)
+    make_rans_err(made)
 
 
 if __name__ == "__main__":

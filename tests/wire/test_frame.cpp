@@ -34,7 +34,7 @@ TEST_CASE("payload and frame sizes", "[wire][frame]") {
   CHECK(raw_bitpack_size(6 * 96 * 96, 1) == 6912);
   // The largest legal shape needs 64-bit arithmetic: 2^34 bytes at 8 bits.
   CHECK(expected_payload_size(Codec::raw_bitpack, 1024, 4096, 4096, 8) == (uint64_t{1} << 34));
-  CHECK(expected_payload_size(Codec(1), 1, 1, 1, 1) == 0);
+  CHECK(expected_payload_size(Codec::rans, 1, 1, 1, 1) == 0);  // codec 1: a range, not one size
   const FrameHeader h = good();
   CHECK(h.payload_size == 48);
   CHECK(frame_size(h) == 48 + 48 + 4);
@@ -95,7 +95,7 @@ TEST_CASE("validate rejects each field with its typed error", "[wire][frame]") {
   CHECK(code(h) == Errc::reserved_nonzero);
   h = good(), h.bound_mode = BoundMode(4);
   CHECK(code(h) == Errc::reserved_nonzero);
-  h = good(), h.codec = Codec(1);
+  h = good(), h.codec = Codec(2);
   CHECK(code(h) == Errc::codec_unsupported);
   h = good(), h.codec = Codec(255);
   CHECK(code(h) == Errc::codec_unsupported);
@@ -146,7 +146,7 @@ TEST_CASE("validate rejects each field with its typed error", "[wire][frame]") {
 
 TEST_CASE("validate reports the first failing field in the documented order", "[wire][frame]") {
   FrameHeader h = good();
-  h.bound_mode = BoundMode(3), h.codec = Codec(1), h.ensemble_size = 0, h.bits = 0, h.channels = 0,
+  h.bound_mode = BoundMode(3), h.codec = Codec(2), h.ensemble_size = 0, h.bits = 0, h.channels = 0,
   h.lo = 1.0f, h.hi = 0.0f, h.payload_size = 1;
   const Errc order[] = {Errc::reserved_nonzero, Errc::codec_unsupported, Errc::ensemble_out_of_range,
                         Errc::bits_out_of_range, Errc::shape_out_of_range, Errc::bounds_invalid,
@@ -197,4 +197,21 @@ TEST_CASE("header encodes to the documented bytes and decodes back", "[wire][fra
   CHECK(back->frame_id == h.frame_id);
   CHECK(back->timestamp_us == h.timestamp_us);
   CHECK(back->payload_size == 48);
+}
+
+TEST_CASE("codec 1 length rule: even, at least 40, below the codec-0 size", "[wire][frame][entropy]") {
+  auto code = [](FrameHeader h) { return validate(h).code(); };
+  FrameHeader h = good();  // 105 values at 3 bits: codec 0 is 48 bytes
+  h.codec = Codec::rans;
+  for (uint32_t size : {0u, 38u, 41u, 47u, 48u, 50u, 0xFFFFFFFEu}) {
+    h.payload_size = size;
+    CHECK(code(h) == Errc::length_mismatch);
+  }
+  for (uint32_t size : {40u, 42u, 46u}) {
+    h.payload_size = size;
+    CHECK(validate(h).ok());
+  }
+  h.channels = 1, h.height = 1, h.width = 3, h.bits = 1;  // codec 0 is 16 bytes: codec 1 can never be smaller
+  h.payload_size = 40;
+  CHECK(code(h) == Errc::length_mismatch);
 }

@@ -13,6 +13,9 @@
 #include "golden_io.hpp"
 #include "wire_test_util.hpp"
 
+#include <slimcodec/codec.hpp>
+#include <slimcodec/weights/entropy_tables.hpp>
+
 using namespace slimcodec;
 using namespace slimcodec::wire;
 namespace fs = std::filesystem;
@@ -34,12 +37,48 @@ std::pair<size_t, Errc> stream_decode(const std::vector<uint8_t>& data, size_t c
   return {frames, p.finish().code()};
 }
 
+// The table set every codec-1 golden frame names (tests/golden/tables.safetensors).
+const entropy::TableSet& golden_tables() {
+  static const entropy::TableSet tables = [] {
+    auto file = weights::SafeTensorsFile::open((kGolden / "tables.safetensors").string());
+    REQUIRE(file.ok());
+    auto t = weights::load_entropy_tables(*file);
+    REQUIRE(t.ok());
+    return std::move(*t);
+  }();
+  return tables;
+}
+
+// A codec-1 frame's codes (an error for a payload the tables cannot decode).
+Result<std::vector<uint8_t>> rans_codes(const FrameView& v) {
+  const FrameHeader& h = v.header;
+  std::vector<uint8_t> codes(size_t(h.channels) * h.height * h.width);
+  auto ok = entropy::decode_payload(v.payload, v.payload_size, h.bits, h.channels, size_t(h.height) * h.width,
+                                    golden_tables(), codes.data(), codes.size());
+  if (!ok) return ok.error();
+  return codes;
+}
+
+// Codec 1 re-encoded by the C++ coder and sealed by the writer.
+std::vector<uint8_t> make_rans_frame(FrameHeader h, const std::vector<uint8_t>& codes) {
+  std::vector<uint8_t> out(kHeaderSize + 2 * codes.size() + 64 + kTrailerSize);
+  auto size = entropy::encode_payload(codes.data(), h.channels, size_t(h.height) * h.width, h.bits, golden_tables(),
+                                      out.data() + kHeaderSize, out.size() - kHeaderSize - kTrailerSize);
+  if (!size) return {};
+  h.payload_size = uint32_t(*size);
+  auto n = seal_frame(h, out.data(), out.size());
+  if (!n) return {};
+  out.resize(*n);
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("golden ok/ frames decode to their sidecars and re-encode to the same bytes", "[wire][golden]") {
   const auto files = golden::list_files(kGolden / "ok", ".bin");
   REQUIRE(files.size() >= 8);
   std::set<unsigned> bits_seen;
+  size_t codec1_frames = 0;
   for (const auto& path : files) {
     INFO(path.filename().string());
     const auto data = golden::read_file(path);
@@ -53,12 +92,25 @@ TEST_CASE("golden ok/ frames decode to their sidecars and re-encode to the same 
       CHECK(test::same_header(v->header, want.header));
       CHECK(v->frame_size == want.frame_size);
       bits_seen.insert(v->header.bits);
+      codec1_frames += v->header.codec == Codec::rans;
 
       const size_t n = size_t(want.header.channels) * want.header.height * want.header.width;
       REQUIRE(want.codes.size() == n);
       REQUIRE(want.values.size() == n);
       std::vector<uint8_t> codes(n);
-      ref::unpack_codes(v->payload, n, v->header.bits, codes.data());
+      if (v->header.codec == Codec::rans) {
+        auto decoded = rans_codes(*v);
+        REQUIRE(decoded.ok());
+        codes = *decoded;
+        // The whole frame path (parse + entropy decode + dequantize) gives the values of codec 0.
+        std::vector<float> x(n);
+        REQUIRE(decode_frame(data.data() + at, data.size() - at, x.data(), n, &golden_tables()).ok());
+        const float eps = 4 * FLT_EPSILON * std::max(std::fabs(want.header.lo), std::fabs(want.header.hi));
+        for (size_t i = 0; i < n; ++i)
+          if (std::fabs(x[i] - want.values[i]) > eps) FAIL_CHECK("codec-1 value " << i << ": " << x[i]);
+      } else {
+        ref::unpack_codes(v->payload, n, v->header.bits, codes.data());
+      }
       CHECK(codes == want.codes);
       // Values: lo + q * step in binary32; an FMA may differ from the sidecar by an ulp or two of the bounds.
       const float tol = 4 * FLT_EPSILON * std::max(std::fabs(want.header.lo), std::fabs(want.header.hi));
@@ -68,7 +120,8 @@ TEST_CASE("golden ok/ frames decode to their sidecars and re-encode to the same 
       }
 
       // The C++ writer, given the sidecar's fields and codes, reproduces the Python generator's bytes.
-      const auto again = test::make_frame(want.header, want.codes);
+      const auto again = want.header.codec == Codec::rans ? make_rans_frame(want.header, want.codes)
+                                                          : test::make_frame(want.header, want.codes);
       REQUIRE(again.size() == want.frame_size);
       CHECK(std::equal(again.begin(), again.end(), data.begin() + long(at)));
       at += v->frame_size;
@@ -81,6 +134,7 @@ TEST_CASE("golden ok/ frames decode to their sidecars and re-encode to the same 
     }
   }
   for (unsigned b : {1u, 3u, 4u, 8u}) CHECK(bits_seen.count(b) == 1);
+  CHECK(codec1_frames >= 4);
 }
 
 TEST_CASE("FMA reconstruction stays within docs/wire-format.md's bound on every golden's bounds",
@@ -119,11 +173,19 @@ TEST_CASE("golden err/ frames fail with their sidecar's error, in every reader",
     codes_seen.insert(side.errc);
     size_t at = 0, frames = 0;
     Errc err = Errc::ok;
+    bool parsed_all = true;
     while (at < data.size()) {
       auto v = parse_frame(data.data() + at, data.size() - at);
       if (!v) {
         err = v.code();
         break;
+      }
+      if (v->header.codec == Codec::rans) {  // codec-1 errors past the frame checks come from decoding
+        if (auto codes = rans_codes(*v); !codes) {
+          err = codes.code();
+          parsed_all = false;
+          break;
+        }
       }
       at += v->frame_size;
       ++frames;
@@ -134,6 +196,7 @@ TEST_CASE("golden err/ frames fail with their sidecar's error, in every reader",
     // The file name starts with the error number.
     CHECK(std::stoi(path.filename().string().substr(0, 2)) == side.errc);
     for (size_t chunk : {size_t{1}, size_t{7}, data.size()}) {
+      if (!parsed_all) break;  // the stream parser does not decode payloads
       const auto [sframes, serr] = stream_decode(data, chunk);
       CHECK(int(serr) == side.errc);
       CHECK(sframes == side.frames_before_error);
@@ -142,7 +205,8 @@ TEST_CASE("golden err/ frames fail with their sidecar's error, in every reader",
   for (Errc e : {Errc::truncated, Errc::bad_magic, Errc::version_unsupported, Errc::reserved_nonzero,
                  Errc::header_size_invalid, Errc::header_crc_mismatch, Errc::bits_out_of_range,
                  Errc::ensemble_out_of_range, Errc::shape_out_of_range, Errc::bounds_invalid,
-                 Errc::codec_unsupported, Errc::length_mismatch, Errc::length_too_large, Errc::crc_mismatch}) {
+                 Errc::codec_unsupported, Errc::length_mismatch, Errc::length_too_large, Errc::crc_mismatch,
+                 Errc::entropy_table_mismatch, Errc::entropy_stream_invalid}) {
     INFO("no golden err/ frame for error " << int(e));
     CHECK(codes_seen.count(int(e)) == 1);
   }

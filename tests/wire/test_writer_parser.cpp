@@ -109,7 +109,7 @@ TEST_CASE("parse_frame rejects each header field through its bytes", "[wire][par
       {6, 0x04, true, Errc::reserved_nonzero},    {6, 0x80, true, Errc::reserved_nonzero},
       {6, 0x03, true, Errc::reserved_nonzero},    {10, 1, true, Errc::reserved_nonzero},
       {11, 0x80, true, Errc::reserved_nonzero},   {18, 1, true, Errc::reserved_nonzero},
-      {19, 1, true, Errc::reserved_nonzero},      {7, 1, true, Errc::codec_unsupported},
+      {19, 1, true, Errc::reserved_nonzero},      {7, 2, true, Errc::codec_unsupported},
       {7, 255, true, Errc::codec_unsupported},    {8, 0, true, Errc::ensemble_out_of_range},
       {8, 17, true, Errc::ensemble_out_of_range}, {9, 0, true, Errc::bits_out_of_range},
       {9, 9, true, Errc::bits_out_of_range},      {12, 0, true, Errc::shape_out_of_range},

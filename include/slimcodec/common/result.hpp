@@ -26,6 +26,8 @@ enum class Errc : uint8_t {
   length_mismatch = 32,      // payload length disagrees with shape, bits and codec
   length_too_large = 34,     // payload above the reader's memory limit
   crc_mismatch = 36,         // frame CRC-32C does not match
+  entropy_table_mismatch = 38,  // codec 1: the frame names tables (id, hash, b, C) the decoder does not hold
+  entropy_stream_invalid = 40,  // codec 1: rANS state out of range, stream too short or too long
   // Caller mistakes.
   buffer_too_small = 50,     // output buffer cannot hold the result
   invalid_argument = 52,     // an argument is out of its documented range
@@ -37,6 +39,7 @@ enum class Errc : uint8_t {
   tensor_shape_mismatch = 78,
   tensor_dtype_mismatch = 80,
   image_invalid = 82,
+  entropy_table_invalid = 84,  // codec 1 frequency table: a zero frequency, or not summing to 4096
   // Runtime.
   backend_unknown = 100,
   backend_failed = 102,
@@ -61,6 +64,8 @@ constexpr const char* message(Errc e) noexcept {
     case Errc::length_mismatch: return "payload length does not match shape, bits and codec";
     case Errc::length_too_large: return "payload length above the reader's limit";
     case Errc::crc_mismatch: return "frame CRC-32C mismatch";
+    case Errc::entropy_table_mismatch: return "entropy tables named by the frame are not loaded";
+    case Errc::entropy_stream_invalid: return "entropy-coded payload is corrupt";
     case Errc::buffer_too_small: return "output buffer too small";
     case Errc::invalid_argument: return "invalid argument";
     case Errc::io_error: return "I/O error";
@@ -70,6 +75,7 @@ constexpr const char* message(Errc e) noexcept {
     case Errc::tensor_shape_mismatch: return "tensor shape mismatch";
     case Errc::tensor_dtype_mismatch: return "tensor dtype mismatch";
     case Errc::image_invalid: return "image cannot be decoded";
+    case Errc::entropy_table_invalid: return "invalid entropy frequency table";
     case Errc::backend_unknown: return "unknown decoder backend";
     case Errc::backend_failed: return "decoder backend failed";
     case Errc::timed_out: return "timed out";

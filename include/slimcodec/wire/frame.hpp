@@ -36,8 +36,15 @@ inline constexpr size_t kMagic = 0, kVersion = 4, kHeaderSize = 5, kFlags = 6, k
 inline constexpr uint8_t kFlagsBoundModeMask = 0x03;  // bits 0-1; bits 2-7 are reserved
 
 enum class Codec : uint8_t {
-  raw_bitpack = 0,  // 1..255 reserved (e.g. an entropy coder) -> codec_unsupported
+  raw_bitpack = 0,
+  rans = 1,  // static-model rANS (entropy/); 2..255 reserved -> codec_unsupported
 };
+
+// Codec 1 payload: 40 bytes of table id, hash and states, then 16-bit words; always smaller than codec 0
+// (the writer falls back to codec 0 otherwise). entropy/rans.hpp relies on these.
+inline constexpr size_t kRansPayloadHeader = 40;
+
+constexpr bool codec_known(Codec c) noexcept { return c == Codec::raw_bitpack || c == Codec::rans; }
 
 // How the sender chose the bounds. Informational: a receiver always dequantizes with the lo/hi in the header.
 enum class BoundMode : uint8_t {
@@ -73,14 +80,29 @@ constexpr uint64_t raw_bitpack_size(uint64_t values, unsigned bits) noexcept {
   return (values + kGroupValues - 1) / kGroupValues * kGroupLanes * bits;
 }
 
-// Payload size the codec produces for this shape and bit width; 0 for a codec this build does not know.
+// Payload size the codec produces for this shape and bit width; 0 for a codec whose size varies (codec 1)
+// or that this build does not know.
 constexpr uint64_t expected_payload_size(Codec codec, unsigned channels, unsigned height, unsigned width,
                                          unsigned bits) noexcept {
   return codec == Codec::raw_bitpack ? raw_bitpack_size(uint64_t{channels} * height * width, bits) : 0;
 }
 
+// Codec 1: payload_size even, at least 40, and below the codec-0 size of the same tensor.
+constexpr bool rans_payload_size_valid(uint64_t payload_size, unsigned channels, unsigned height, unsigned width,
+                                       unsigned bits) noexcept {
+  return payload_size >= kRansPayloadHeader && payload_size % 2 == 0 &&
+         payload_size < raw_bitpack_size(uint64_t{channels} * height * width, bits);
+}
+
+
 constexpr uint64_t expected_payload_size(const FrameHeader& h) noexcept {
   return expected_payload_size(h.codec, h.channels, h.height, h.width, h.bits);
+}
+
+// The codec's length rule: equality for codec 0, the range above for codec 1.
+constexpr bool payload_size_valid(const FrameHeader& h) noexcept {
+  return h.codec == Codec::rans ? rans_payload_size_valid(h.payload_size, h.channels, h.height, h.width, h.bits)
+                                : h.payload_size == expected_payload_size(h);
 }
 
 // Header + payload + trailer. Meant for a validated header (payload_size within the limits).
@@ -113,7 +135,7 @@ inline Result<void> validate(const FrameHeader& h, const ParserLimits& limits = 
   if (h.bound_mode != BoundMode::explicit_bounds && h.bound_mode != BoundMode::from_sigma &&
       h.bound_mode != BoundMode::from_ensemble_size)
     return Error{Errc::reserved_nonzero, "bound_mode 3 is reserved"};
-  if (h.codec != Codec::raw_bitpack) return Errc::codec_unsupported;
+  if (!codec_known(h.codec)) return Errc::codec_unsupported;
   if (h.ensemble_size < kMinEnsemble || h.ensemble_size > kMaxEnsemble) return Errc::ensemble_out_of_range;
   if (h.bits < kMinBits || h.bits > kMaxBits) return Errc::bits_out_of_range;
   if (h.channels < 1 || h.channels > kMaxChannels)
@@ -125,7 +147,7 @@ inline Result<void> validate(const FrameHeader& h, const ParserLimits& limits = 
   if (!(h.lo < h.hi)) return Error{Errc::bounds_invalid, "lo is not below hi"};
   if (!step_is_normal(h.lo, h.hi, h.bits))
     return Error{Errc::bounds_invalid, "step (hi - lo) / (2^b - 1) is below 2^-126, not a normal float"};
-  if (h.payload_size != expected_payload_size(h)) return Errc::length_mismatch;
+  if (!payload_size_valid(h)) return Errc::length_mismatch;
   if (h.payload_size > limits.max_payload_size) return Errc::length_too_large;
   return {};
 }
