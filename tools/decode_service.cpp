@@ -13,6 +13,8 @@
 #include <pthread.h>
 #endif
 
+#include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -37,8 +39,14 @@ options:
   --workers N          decode threads, each with its own backend instance (default 2)
   --backend NAME       decoder backend (default identity); --list-backends shows what this build has
   --option KEY=VALUE   backend setting, repeatable (e.g. weights=model.safetensors)
-  --max-inflight N     frames per connection decoded at once before reading pauses (default 32)
-  --idle-timeout-ms N  close connections silent this long (default 30000)
+  --max-inflight N     frames decoding plus replies unwritten, per connection, before reading pauses (default 32)
+  --max-connections N  connections served at once; more are closed on accept (default 1024)
+  --memory-budget-mb N memory for frames across all connections: parser buffers, payloads being decoded and
+                       their dequantized floats; a frame that does not fit is answered `overloaded` (default 1024)
+  --idle-timeout-ms N  close connections with nothing to do for this long (default 30000)
+  --frame-timeout-ms N close a connection whose frame is not complete this long after its first byte (default 60000)
+  --write-timeout-ms N close a connection that does not read its replies for this long (default 30000)
+  --shutdown-grace-ms N  after SIGTERM, cut connections still open after this long (default 10000)
   --mqtt HOST:PORT     MQTT mode: connect to this broker instead of listening on TCP
   --group NAME         MQTT shared-subscription group (default decoders)
   --client-id ID       MQTT client id, unique per worker (default: generated)
@@ -48,11 +56,22 @@ options:
   --help               this text
 )";
 
+// A decimal count: digits only (no sign, no space, no suffix) and within size_t. "-1" and "12abc" are rejected
+// (strtoull would take "-1" as 2^64-1).
 bool parse_size(const char* text, size_t& out) {
-  char* end = nullptr;
-  const unsigned long long v = std::strtoull(text, &end, 10);
-  if (end == text || *end != '\0') return false;
-  out = size_t(v);
+  const char* end = text + std::strlen(text);
+  size_t v = 0;
+  const auto r = std::from_chars(text, end, v, 10);
+  if (text == end || r.ec != std::errc{} || r.ptr != end) return false;
+  out = v;
+  return true;
+}
+
+// Milliseconds for a timeout: 1 ms .. 24 h.
+bool parse_ms(const char* text, std::chrono::milliseconds& out) {
+  size_t n = 0;
+  if (!parse_size(text, n) || n < 1 || n > size_t(24) * 3600 * 1000) return false;
+  out = std::chrono::milliseconds(n);
   return true;
 }
 
@@ -153,10 +172,16 @@ int main(int argc, char** argv) {
       const size_t eq = kv.find('=');
       if (eq == std::string::npos) return std::fprintf(stderr, "--option wants KEY=VALUE\n"), 2;
       options.backend_options[kv.substr(0, eq)] = kv.substr(eq + 1);
-    } else if (arg == "--max-inflight" && parse_size(value(), n) && n >= 1) {
+    } else if (arg == "--max-inflight" && parse_size(value(), n) && n >= 1 && n <= 65536) {
       options.max_inflight_per_connection = n;
-    } else if (arg == "--idle-timeout-ms" && parse_size(value(), n) && n >= 1) {
-      options.idle_timeout = std::chrono::milliseconds(n);
+    } else if (arg == "--max-connections" && parse_size(value(), n) && n >= 1 && n <= 1000000) {
+      options.max_connections = n;
+    } else if (arg == "--memory-budget-mb" && parse_size(value(), n) && n >= 1 && n <= (size_t(1) << 24)) {
+      options.memory_budget = n << 20;
+    } else if (arg == "--idle-timeout-ms" && parse_ms(value(), options.idle_timeout)) {
+    } else if (arg == "--frame-timeout-ms" && parse_ms(value(), options.frame_timeout)) {
+    } else if (arg == "--write-timeout-ms" && parse_ms(value(), options.write_timeout)) {
+    } else if (arg == "--shutdown-grace-ms" && parse_ms(value(), options.shutdown_grace)) {
     } else {
       std::fprintf(stderr, "bad or unknown argument: %s\n%s", arg.c_str(), kUsage);
       return 2;
@@ -200,13 +225,16 @@ int main(int argc, char** argv) {
               options.backend.c_str(), options.workers);
   std::fflush(stdout);
   io.run();
-  (*service)->pool().stop();
+  (*service)->stop_workers();  // frames still queued after the grace are dropped, not decoded
   const auto& s = (*service)->stats();
   std::printf("shutdown: %llu connections, %llu frames received, %llu answered, %llu decode errors, "
-              "%llu unanswered, %llu bad streams, %llu cut\n",
+              "%llu overloaded, %llu unanswered, %llu bad streams, %llu cut (%llu timed out), %llu accept errors, "
+              "peak memory %.1f MiB of %.1f MiB\n",
               (unsigned long long)s.connections_accepted, (unsigned long long)s.frames_received,
               (unsigned long long)s.frames_answered, (unsigned long long)s.frames_decode_failed,
-              (unsigned long long)s.frames_unanswered, (unsigned long long)s.connections_failed,
-              (unsigned long long)s.connections_cut);
+              (unsigned long long)s.frames_overloaded, (unsigned long long)s.frames_unanswered,
+              (unsigned long long)s.connections_failed, (unsigned long long)s.connections_cut,
+              (unsigned long long)s.connections_timed_out, (unsigned long long)s.accept_errors,
+              double(s.memory_peak) / (1 << 20), double(options.memory_budget) / (1 << 20));
   return 0;
 }

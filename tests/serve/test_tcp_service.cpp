@@ -214,3 +214,283 @@ TEST_CASE("shutdown answers every frame already received, then closes") {
   serve::TcpClient late;
   REQUIRE_FALSE(late.connect("127.0.0.1", s.service->port()));
 }
+
+// ------------------------------ hostile clients (issue 15)
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace {
+
+// A raw, non-blocking loopback client whose every wait is bounded (TcpClient blocks without a limit).
+struct RawClient {
+  int fd = -1;
+
+  // socket() now, connect() later: lets a test take the descriptor before it exhausts the table.
+  RawClient() { fd = ::socket(AF_INET, SOCK_STREAM, 0); }
+  ~RawClient() { close(); }
+  RawClient(const RawClient&) = delete;
+  RawClient& operator=(const RawClient&) = delete;
+
+  void close() {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+  void set_receive_buffer(int bytes) { ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes); }
+  bool connect(uint16_t port) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return false;
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) == 0;
+  }
+  // Sends what the socket takes within `wait`; returns the bytes sent.
+  size_t send_some(const uint8_t* p, size_t n, std::chrono::milliseconds wait) {
+    size_t sent = 0;
+    while (sent < n) {
+      const ssize_t k = ::send(fd, p + sent, n - sent, MSG_NOSIGNAL);
+      if (k > 0) {
+        sent += size_t(k);
+        continue;
+      }
+      if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK) break;
+      pollfd pfd{fd, POLLOUT, 0};
+      if (::poll(&pfd, 1, int(wait.count())) <= 0) break;
+    }
+    return sent;
+  }
+  bool send_all(const std::vector<uint8_t>& b) { return send_some(b.data(), b.size(), std::chrono::seconds(5)) == b.size(); }
+
+  enum class Got { reply, closed, nothing };
+  // One whole reply, or the connection's end, within `wait`.
+  Got receive(serve::Reply& reply, std::chrono::milliseconds wait = std::chrono::seconds(10)) {
+    serve::ReplyBytes bytes;
+    size_t have = 0;
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    while (have < bytes.size()) {
+      const ssize_t k = ::recv(fd, bytes.data() + have, bytes.size() - have, 0);
+      if (k > 0) {
+        have += size_t(k);
+        continue;
+      }
+      if (k == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) return Got::closed;
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return Got::nothing;
+      pollfd pfd{fd, POLLIN, 0};
+      ::poll(&pfd, 1, int(left.count()));
+    }
+    auto parsed = serve::parse_reply(bytes.data(), bytes.size());
+    if (!parsed) return Got::closed;
+    reply = *parsed;
+    return Got::reply;
+  }
+};
+
+// Waits (bounded) until pred() holds; returns whether it did. Checks behaviour, not speed.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+// A good client's check: one frame out, its ok reply back.
+void expect_answered(RawClient& c, uint32_t id) {
+  const TestFrame f = make_frame(id, 4, 6, 12, 11, id);
+  REQUIRE(c.send_all(f.bytes));
+  serve::Reply r;
+  REQUIRE(c.receive(r) == RawClient::Got::reply);
+  REQUIRE(r.status == Errc::ok);
+  REQUIRE(r.frame_id == id);
+  REQUIRE(r.digest == f.digest);
+}
+
+std::vector<uint8_t> header_bytes(uint16_t c, uint16_t h, uint16_t w, uint8_t bits, uint32_t id = 1) {
+  wire::FrameHeader hd;
+  hd.bits = bits;
+  hd.channels = c;
+  hd.height = h;
+  hd.width = w;
+  hd.frame_id = id;
+  hd.lo = -1.f;
+  hd.hi = 1.f;
+  hd.payload_size = uint32_t(wire::expected_payload_size(hd));
+  std::vector<uint8_t> b(wire::kHeaderSize);
+  wire::encode_header(hd, b.data());
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE("an accept error (EMFILE) does not stop the service accepting") {
+  serve::ServiceOptions options;
+  options.accept_backoff = std::chrono::milliseconds(20);
+  RunningService s(options);
+  const uint16_t port = s.service->port();
+  RawClient waiting;  // its descriptor exists before the table is full
+  REQUIRE(waiting.fd >= 0);
+
+  // Fill every descriptor below a lowered soft limit, so the service's accept() fails with EMFILE.
+  rlimit old{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &old) == 0);
+  int top = 0;
+  for (int probe = 0; probe < 4096; ++probe)
+    if (::fcntl(probe, F_GETFD) != -1) top = probe;
+  rlimit low = old;
+  low.rlim_cur = rlim_t(top + 1);
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+  std::vector<int> fillers;
+  for (int fd; (fd = ::dup(0)) >= 0;) fillers.push_back(fd);
+  REQUIRE(waiting.connect(port));  // the kernel completes the handshake; accept() has no descriptor to give
+  const bool accept_failed = eventually([&] { return s.service->stats().accept_errors > 0; });
+  for (int fd : fillers) ::close(fd);
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &old) == 0);
+  REQUIRE(accept_failed);
+
+  // Descriptors are back: the waiting client and a new one are both served.
+  expect_answered(waiting, 41);
+  RawClient fresh;
+  REQUIRE(fresh.connect(port));
+  expect_answered(fresh, 42);
+}
+
+TEST_CASE("a client that does not read its replies: bounded outbox, then the write timeout closes it") {
+  serve::ServiceOptions options;
+  options.max_inflight_per_connection = 8;
+  options.send_buffer_bytes = 4096;
+  options.write_timeout = std::chrono::milliseconds(400);
+  RunningService s(options);
+  RawClient reader_not;
+  reader_not.set_receive_buffer(4096);
+  REQUIRE(reader_not.connect(s.service->port()));
+  // 20,000 one-value frames: 880 KB of replies, far more than both socket buffers hold.
+  std::vector<uint8_t> stream;
+  for (uint32_t i = 0; i < 20000; ++i) {
+    const TestFrame f = make_frame(i + 1, 1, 1, 1, 1, i);
+    stream.insert(stream.end(), f.bytes.begin(), f.bytes.end());
+  }
+  reader_not.send_some(stream.data(), stream.size(), std::chrono::milliseconds(500));
+  REQUIRE(eventually([&] { return s.service->stats().connections_timed_out == 1; }));
+  INFO("replies queued at most " << s.service->stats().outbox_peak);
+  REQUIRE(s.service->stats().outbox_peak <= options.max_inflight_per_connection);
+  REQUIRE(s.service->stats().frames_received < 20000);  // reading paused instead of queueing replies
+  REQUIRE(s.service->stats().frames_received ==
+          s.service->stats().frames_answered + s.service->stats().frames_unanswered);
+  REQUIRE(s.service->connection_count() == 0);
+  RawClient good;
+  REQUIRE(good.connect(s.service->port()));
+  expect_answered(good, 7);
+}
+
+TEST_CASE("a frame trickled byte by byte is closed by the frame deadline, and costs no announced memory") {
+  serve::ServiceOptions options;
+  options.idle_timeout = std::chrono::milliseconds(5000);
+  options.frame_timeout = std::chrono::milliseconds(300);
+  options.limits.max_payload_size = size_t(16) << 20;
+  RunningService s(options);
+  RawClient slow;
+  REQUIRE(slow.connect(s.service->port()));
+  // A header announcing a 16 MiB payload (8 x 4096 x 4096 at 1 bit), then one byte every 20 ms.
+  REQUIRE(slow.send_all(header_bytes(8, 4096, 4096, 1)));
+  std::vector<uint8_t> one{0x55};
+  REQUIRE(slow.send_all(one));
+  REQUIRE(eventually([&] { return s.service->memory_used() > 0; }));
+  INFO("charged " << s.service->memory_used() << " bytes for a 16 MiB announcement");
+  REQUIRE(s.service->memory_used() <= size_t(64) << 10);  // the parser grows with what arrives
+  serve::Reply r;
+  RawClient::Got got = RawClient::Got::nothing;
+  for (int i = 0; i < 500 && got == RawClient::Got::nothing; ++i) {  // at most 10 s of trickling
+    slow.send_some(one.data(), 1, std::chrono::milliseconds(20));
+    got = slow.receive(r, std::chrono::milliseconds(20));
+  }
+  REQUIRE(got == RawClient::Got::closed);
+  REQUIRE(s.service->stats().connections_timed_out == 1);
+  REQUIRE(s.service->stats().connections_cut == 1);
+  REQUIRE(eventually([&] { return s.service->memory_used() == 0; }));
+}
+
+TEST_CASE("FrameParser grows its buffer as payload bytes arrive, not from the announced length") {
+  const TestFrame f = make_frame(9, 8, 8, 128, 128, 9);  // 131,072-byte payload
+  wire::FrameParser p(wire::ParserLimits{size_t(1) << 20});
+  REQUIRE(p.feed(f.bytes.data(), wire::kHeaderSize + 100));
+  REQUIRE(p.buffer_capacity() <= size_t(64) << 10);
+  size_t pos = wire::kHeaderSize + 100;
+  while (pos < f.bytes.size()) {
+    auto n = p.feed(f.bytes.data() + pos, std::min<size_t>(7001, f.bytes.size() - pos));
+    REQUIRE(n);
+    pos += *n;
+  }
+  REQUIRE(p.has_frame());
+  REQUIRE(p.frame().payload_size == 131072);
+  REQUIRE(std::equal(p.frame().payload, p.frame().payload + 131072, f.bytes.begin() + wire::kHeaderSize));
+  REQUIRE(p.buffer_capacity() == 131072 + wire::kTrailerSize);
+}
+
+TEST_CASE("the memory budget answers overloaded instead of allocating past it") {
+  serve::ServiceOptions options;
+  options.memory_budget = 256 << 10;
+  RunningService s(options);
+  RawClient c;
+  REQUIRE(c.connect(s.service->port()));
+  // 6x96x96 at 1 bit: 6,912 payload bytes + 221,184 bytes of floats fit; 6x128x128 (12,288 + 393,216) does not.
+  const TestFrame fits = make_frame(1, 1, 6, 96, 96, 1), too_big = make_frame(2, 1, 6, 128, 128, 2);
+  serve::Reply r;
+  REQUIRE(c.send_all(too_big.bytes));
+  REQUIRE(c.receive(r) == RawClient::Got::reply);
+  REQUIRE(r.status == Errc::overloaded);
+  REQUIRE(r.frame_id == 2);
+  REQUIRE(c.send_all(fits.bytes));  // the connection carries on
+  REQUIRE(c.receive(r) == RawClient::Got::reply);
+  REQUIRE(r.status == Errc::ok);
+  REQUIRE(r.digest == fits.digest);
+  REQUIRE(s.service->stats().frames_overloaded == 1);
+  REQUIRE(s.service->stats().memory_peak <= options.memory_budget);
+
+  SECTION("a partial frame whose buffer outgrows the budget ends its stream with overloaded") {
+    RawClient big;
+    REQUIRE(big.connect(s.service->port()));
+    const TestFrame huge = make_frame(3, 8, 16, 128, 128, 3);  // 262,144-byte payload
+    big.send_some(huge.bytes.data(), 200000, std::chrono::seconds(2));
+    REQUIRE(big.receive(r) == RawClient::Got::reply);
+    REQUIRE(r.status == Errc::overloaded);
+    REQUIRE(big.receive(r) == RawClient::Got::closed);
+    // Its buffer is released; what stays charged is the first client's parser buffer (one 12 KB frame).
+    REQUIRE(eventually([&] { return s.service->memory_used() <= 12288 + wire::kTrailerSize; }));
+    expect_answered(c, 4);
+  }
+}
+
+TEST_CASE("WorkerPool::stop finishes running work and drops what is queued") {
+  auto pool = serve::WorkerPool::create(1, "identity", {});
+  REQUIRE(pool);
+  std::atomic<bool> release{false}, started{false};
+  std::atomic<int> ran{0};
+  REQUIRE((*pool)->submit([&](decode::DecoderBackend&, std::vector<float>&) {
+    started = true;
+    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }));
+  for (int i = 0; i < 50; ++i) REQUIRE((*pool)->submit([&](decode::DecoderBackend&, std::vector<float>&) { ++ran; }));
+  REQUIRE(eventually([&] { return started.load(); }));
+  size_t dropped = 0;
+  std::thread stopper([&] { dropped = (*pool)->stop(); });
+  REQUIRE(eventually([&] { return (*pool)->stopping(); }));
+  release = true;
+  stopper.join();
+  REQUIRE(ran == 0);
+  REQUIRE(dropped == 50);
+  REQUIRE_FALSE((*pool)->submit([](decode::DecoderBackend&, std::vector<float>&) {}));
+  REQUIRE((*pool)->stop() == 0);
+}

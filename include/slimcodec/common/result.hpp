@@ -44,6 +44,8 @@ enum class Errc : uint8_t {
   backend_unknown = 100,
   backend_failed = 102,
   timed_out = 104,           // a reply or transfer did not complete within its time limit
+  out_of_memory = 106,       // an allocation failed
+  overloaded = 108,          // the service's memory budget cannot take this frame now; retry later
 };
 
 // A short, stable description of each error code.
@@ -79,6 +81,8 @@ constexpr const char* message(Errc e) noexcept {
     case Errc::backend_unknown: return "unknown decoder backend";
     case Errc::backend_failed: return "decoder backend failed";
     case Errc::timed_out: return "timed out";
+    case Errc::out_of_memory: return "out of memory";
+    case Errc::overloaded: return "service overloaded: frame refused by its memory budget";
   }
   return "unknown error";
 }

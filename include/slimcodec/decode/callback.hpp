@@ -2,6 +2,7 @@
 // returns the dequantized tensor unchanged (for tests and for pipelines that decode elsewhere).
 #pragma once
 
+#include <slimcodec/common/alloc.hpp>
 #include <slimcodec/decode/registry.hpp>
 
 #include <algorithm>
@@ -14,7 +15,8 @@ namespace slimcodec::decode {
 
 class CallbackBackend final : public DecoderBackend {
  public:
-  // The function fills `out` (resized as needed) and `out_shape` from the input tensor.
+  // The function fills `out` (resized as needed) and `out_shape` from the input tensor. An exception it lets out
+  // (std::bad_alloc from out.resize, say) is caught and reported as Errc::out_of_memory.
   using Function = std::function<Result<void>(const float* in, TensorShape in_shape, std::vector<float>& out,
                                               TensorShape& out_shape)>;
 
@@ -24,7 +26,11 @@ class CallbackBackend final : public DecoderBackend {
  protected:
   Result<FeatureMap> run(const float* in, TensorShape shape) override {
     TensorShape out_shape;
-    if (Result<void> r = fn_(in, shape, out_, out_shape); !r) return r.error();
+    Result<void> r = Errc::backend_failed;
+    if (!try_allocate([&] { r = fn_(in, shape, out_, out_shape); })) {
+      return Error{Errc::out_of_memory, "callback backend: allocation failed"};
+    }
+    if (!r) return r.error();
     if (out_.size() < out_shape.size() || out_shape.size() == 0) return Error{Errc::backend_failed, "callback output smaller than its shape"};
     return FeatureMap{out_.data(), out_shape};
   }
@@ -38,7 +44,9 @@ class CallbackBackend final : public DecoderBackend {
 inline Result<std::unique_ptr<DecoderBackend>> make_identity_backend(const BackendOptions&) {
   return std::unique_ptr<DecoderBackend>(std::make_unique<CallbackBackend>(
       "identity", [](const float* in, TensorShape shape, std::vector<float>& out, TensorShape& out_shape) {
-        out.assign(in, in + shape.size());
+        if (!try_assign(out, in, in + shape.size())) {
+          return Result<void>{Error{Errc::out_of_memory, "identity backend: cannot allocate the output"}};
+        }
         out_shape = shape;
         return Result<void>{};
       }));

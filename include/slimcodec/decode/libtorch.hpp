@@ -19,7 +19,9 @@ class LibTorchBackend final : public DecoderBackend {
   static Result<std::unique_ptr<DecoderBackend>> create(const BackendOptions& options) {
     auto path = options.find("module");
     if (path == options.end()) return Error{Errc::invalid_argument, "libtorch backend needs module=<file.pt>"};
-    if (auto threads = options.find("threads"); threads != options.end()) at::set_num_threads(std::stoi(threads->second));
+    auto threads = option_u64(options, "threads", 1, 1024, "libtorch threads must be a decimal integer in 1..1024");
+    if (!threads) return threads.error();
+    if (*threads) at::set_num_threads(int(**threads));
     try {
       torch::jit::Module module = torch::jit::load(path->second);
       module.eval();

@@ -4,8 +4,11 @@
 
 #include <slimcodec/decode/backend.hpp>
 
+#include <charconv>
+#include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -16,6 +19,24 @@ namespace slimcodec::decode {
 // Free-form settings for a backend ("weights" -> path, "module" -> path, ...).
 using BackendOptions = std::map<std::string, std::string>;
 using BackendFactory = std::function<Result<std::unique_ptr<DecoderBackend>>(const BackendOptions&)>;
+
+// The unsigned decimal option `key`, if present: std::nullopt when absent, invalid_argument (with `what` as the
+// message, e.g. "random_seed must be a decimal integer in 0..2^64-1") when the text is empty, has a sign,
+// trailing characters, or lies outside [min, max]. Never throws (std::from_chars, no std::stoull).
+inline Result<std::optional<uint64_t>> option_u64(const BackendOptions& options, const std::string& key, uint64_t min,
+                                                  uint64_t max, const char* what) noexcept {
+  auto it = options.find(key);
+  if (it == options.end()) return std::optional<uint64_t>{};
+  const std::string& text = it->second;
+  uint64_t v = 0;
+  const char* first = text.data();
+  const char* last = text.data() + text.size();
+  const auto r = std::from_chars(first, last, v, 10);
+  if (text.empty() || r.ec != std::errc{} || r.ptr != last || v < min || v > max) {
+    return Error{Errc::invalid_argument, what};
+  }
+  return std::optional<uint64_t>{v};
+}
 
 class BackendRegistry {
  public:

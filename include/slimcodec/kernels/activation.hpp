@@ -25,7 +25,10 @@ SLIMCODEC_INLINE V exp2_poly(const V& f) noexcept {
 
 // 2^t. Batches: split t = n + f with the 1.5 * 2^23 magic add (round to nearest), 2^f by polynomial, 2^n put
 // into the exponent with integer adds (no round/convert/shift instructions: GCC 12 warns inside those
-// AVX-512 intrinsics). t is clamped to [-126, 126], so results saturate instead of overflowing.
+// AVX-512 intrinsics). t is clamped to [-126, 126], so results saturate instead of overflowing: +inf and huge
+// t give 2^126, -inf and very negative t give 2^-126, and NaN gives 2^-126 on this path (the clamp maps it to
+// the low end; the AVX-512 path and the scalar std::exp2 return NaN). The exponent arithmetic is unsigned, so no
+// input (NaN from a convolution that overflowed, say) reaches signed-integer overflow.
 template <class V>
 SLIMCODEC_INLINE V vexp2(const V& t) noexcept {
   if constexpr (kIsScalar<V>) {
@@ -34,7 +37,6 @@ SLIMCODEC_INLINE V vexp2(const V& t) noexcept {
 #if !defined(SLIMCODEC_NO_XSIMD)
   else {
     using A = typename V::arch_type;
-    using I = xsimd::batch<int32_t, A>;
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
     if constexpr (std::is_base_of_v<xsimd::avx512dq, A>) {
       // AVX-512: vreduceps gives f = t - round(t) and vscalefps multiplies by 2^n (saturating) in one op
@@ -45,13 +47,16 @@ SLIMCODEC_INLINE V vexp2(const V& t) noexcept {
     }
 #endif
     constexpr float kMagic = 12582912.f;  // 1.5 * 2^23: adding it rounds to an integer held in the low bits
-    const V tc = vclamp(t, V(-126.f), V(126.f));
+    using U = xsimd::batch<uint32_t, A>;
+    // NaN-safe clamp: a NaN lane fails t >= -126 and becomes -126 (vclamp would let it through).
+    const V tc = xsimd::select(t >= V(-126.f), xsimd::select(t > V(126.f), V(126.f), t), V(-126.f));
     const V j = tc + V(kMagic);
     const V n = j - V(kMagic);
     const V p = detail::exp2_poly(tc - n);
-    // bits(j) = bits(kMagic) + n; adding n * 2^23 to p's bits multiplies p by 2^n.
-    const I e = (xsimd::bitwise_cast<I>(j) - I(0x4B400000)) * I(1 << 23);
-    return xsimd::bitwise_cast<V>(xsimd::bitwise_cast<I>(p) + e);
+    // bits(j) = bits(kMagic) + n; adding n * 2^23 to p's bits multiplies p by 2^n. Modulo 2^32 (unsigned): n is
+    // in [-126, 126], so the sum is the exact biased exponent; the shift also beats SSE2's emulated 32-bit multiply.
+    const U e = (xsimd::bitwise_cast<U>(j) - U(0x4B400000u)) << 23;
+    return xsimd::bitwise_cast<V>(xsimd::bitwise_cast<U>(p) + e);
   }
 #endif
 }

@@ -50,12 +50,12 @@ class Encoder : public Network<Spec> {
     if (threads == 1) return {};
     const size_t per = per_thread_floats();
     AlignedBuffer extra(size_t(threads - 1) * per * sizeof(float));
-    if (!extra) return Error{Errc::invalid_argument, "cannot allocate thread scratch"};
+    if (!extra) return Error{Errc::out_of_memory, "cannot allocate thread scratch"};
     extra_ = std::move(extra);
-    pool_.reset(new (std::nothrow) MemberPool(threads - 1));
+    pool_ = MemberPool::create(threads - 1);
     if (!pool_) {
       extra_ = AlignedBuffer();
-      return Error{Errc::invalid_argument, "cannot start worker threads"};
+      return Error{Errc::out_of_memory, "cannot start worker threads"};
     }
     return {};
   }

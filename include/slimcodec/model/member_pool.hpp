@@ -1,10 +1,13 @@
 // Persistent worker threads for running ensemble members in parallel. Threads are created once (set-up
-// time); each run() only signals and waits, so the frame loop stays free of allocation.
+// time); each run() only signals and waits, so the frame loop stays free of allocation. create() reports a
+// thread that cannot be started (std::system_error, std::bad_alloc from std::thread) as nullptr: nothing throws.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -14,9 +17,23 @@ class MemberPool {
  public:
   using Task = void (*)(void* ctx, int worker);
 
-  explicit MemberPool(int workers) {
-    threads_.reserve(size_t(workers));
-    for (int t = 0; t < workers; ++t) threads_.emplace_back([this, t] { loop(t + 1); });
+  // A pool of `workers` threads, or nullptr when memory or a thread cannot be had (the threads already
+  // started are stopped and joined first).
+  static std::unique_ptr<MemberPool> create(int workers) noexcept {
+    std::unique_ptr<MemberPool> pool(new (std::nothrow) MemberPool());
+    if (!pool || workers < 0) return nullptr;
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS)
+    try {
+      pool->threads_.reserve(size_t(workers));
+      for (int t = 0; t < workers; ++t) pool->threads_.emplace_back([p = pool.get(), t] { p->loop(t + 1); });
+    } catch (...) {  // std::system_error (EAGAIN: no more threads), std::bad_alloc
+      return nullptr;  // ~MemberPool stops and joins the threads that did start
+    }
+#else
+    pool->threads_.reserve(size_t(workers));
+    for (int t = 0; t < workers; ++t) pool->threads_.emplace_back([p = pool.get(), t] { p->loop(t + 1); });
+#endif
+    return pool;
   }
   ~MemberPool() {
     {
@@ -47,6 +64,8 @@ class MemberPool {
   }
 
  private:
+  MemberPool() = default;
+
   void loop(int worker) {
     uint64_t seen = 0;
     for (;;) {

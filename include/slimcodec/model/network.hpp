@@ -40,7 +40,7 @@ class Network {
     }
     const Shape in{Spec::kIn, h, w};
     AlignedBuffer mem(memory_bytes(in));
-    if (!mem) return Error{Errc::invalid_argument, "cannot allocate network memory"};
+    if (!mem) return Error{Errc::out_of_memory, "cannot allocate network memory"};
     return Network(std::move(mem), in);
   }
 

@@ -1,7 +1,9 @@
 // The work one frame needs on the server, shared by every transport: dequantize the payload, run the
-// backend, and describe the result as a Reply (with the decode time the device's controller uses).
+// backend, and describe the result as a Reply (with the decode time the device's controller uses). An allocation
+// that fails (a valid but large frame on a small server) becomes a reply with status out_of_memory.
 #pragma once
 
+#include <slimcodec/common/alloc.hpp>
 #include <slimcodec/decode/backend.hpp>
 #include <slimcodec/quant/quant.hpp>
 #include <slimcodec/serve/reply.hpp>
@@ -12,6 +14,15 @@
 
 namespace slimcodec::serve {
 
+// A worker keeps its dequantization scratch between frames up to this size; a larger one is freed after its
+// frame, so one big frame does not hold memory that the service's budget no longer counts.
+inline constexpr size_t kKeepScratchBytes = size_t(16) << 20;
+
+// Bytes of server memory a frame costs while it is decoded: its payload plus the dequantized floats.
+inline uint64_t frame_decode_bytes(const wire::FrameHeader& h) {
+  return uint64_t(h.payload_size) + uint64_t(h.channels) * h.height * h.width * sizeof(float);
+}
+
 inline Reply decode_frame_to_reply(decode::DecoderBackend& backend, const wire::FrameHeader& h, const uint8_t* payload,
                                    size_t payload_size, std::vector<float>& scratch) {
   Reply reply;
@@ -19,7 +30,16 @@ inline Reply decode_frame_to_reply(decode::DecoderBackend& backend, const wire::
   reply.timestamp_us = h.timestamp_us;
   const auto start = std::chrono::steady_clock::now();
   const decode::TensorShape shape{h.channels, h.height, h.width};
-  scratch.resize(shape.size());
+  struct ReleaseLargeScratch {
+    std::vector<float>& v;
+    ~ReleaseLargeScratch() {
+      if (v.capacity() * sizeof(float) > kKeepScratchBytes) std::vector<float>().swap(v);
+    }
+  } release{scratch};
+  if (!try_resize(scratch, shape.size())) {
+    reply.status = Errc::out_of_memory;
+    return reply;
+  }
   auto n = quant::unpack_dequantize(payload, payload_size, shape.size(), h.bits, quant::Bounds{h.lo, h.hi},
                                     scratch.data(), scratch.size());
   if (!n) {

@@ -156,7 +156,7 @@ class MqttDecodeService {
     job->payload.assign(frame->payload, frame->payload + frame->payload_size);
     job->reply_topic = std::move(*reply_topic);
     job->correlation = std::move(correlation);
-    pool_->submit([this, job](decode::DecoderBackend& backend, std::vector<float>& scratch) {
+    const bool queued = pool_->submit([this, job](decode::DecoderBackend& backend, std::vector<float>& scratch) {
       const Reply reply = decode_frame_to_reply(backend, job->header, job->payload.data(), job->payload.size(), scratch);
       if (reply.status != Errc::ok) ++stats_.frames_decode_failed;
       bool send;
@@ -175,6 +175,14 @@ class MqttDecodeService {
       }
       changed_.notify_all();
     });
+    if (!queued) {  // out of memory, or stopping: the frame goes unanswered (the device's timeout covers it)
+      ++stats_.frames_unanswered;
+      {
+        std::lock_guard<std::mutex> guard(mutex_);
+        --queued_;
+      }
+      changed_.notify_all();
+    }
   }
 
   void note_message() {
@@ -220,7 +228,7 @@ class MqttDecodeService {
     stop_taking_messages();
     changed_.notify_all();  // a network thread waiting for room gives up
     if (connection_) connection_->close();
-    pool_->stop();
+    stats_.frames_unanswered += pool_->stop();  // queued past the grace: dropped
   }
 
   // Waits until nothing is queued or unacknowledged and no message came for shutdown_quiet (or shutdown_grace is

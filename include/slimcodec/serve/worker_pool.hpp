@@ -1,7 +1,10 @@
 // A fixed pool of decode threads, each owning its own DecoderBackend instance (backends are not thread-safe)
-// and its own scratch buffer. Transports submit tasks; stop() finishes every queued task before joining.
+// and its own scratch buffer. Transports submit tasks; stop() lets the tasks already running finish, drops those
+// still queued (a transport answers or cuts its connections before stopping the pool, so queued work at that
+// point belongs to clients that are gone or out of time) and joins: SIGTERM ends promptly.
 #pragma once
 
+#include <slimcodec/common/alloc.hpp>
 #include <slimcodec/decode/registry.hpp>
 
 #include <condition_variable>
@@ -27,29 +30,45 @@ class WorkerPool {
       if (!b) return b.error();
       pool->backends_.push_back(std::move(*b));
     }
-    for (size_t i = 0; i < workers; ++i) pool->threads_.emplace_back([p = pool.get(), i] { p->loop(i); });
+    bool started = try_allocate([&] {
+      pool->threads_.reserve(workers);
+      for (size_t i = 0; i < workers; ++i) pool->threads_.emplace_back([p = pool.get(), i] { p->loop(i); });
+    });
+    if (!started) return Error{Errc::out_of_memory, "cannot start the decode threads"};  // ~WorkerPool joins
     return pool;
   }
 
   ~WorkerPool() { stop(); }
 
-  void submit(Task task) {
+  // Queues a task; false (task not queued) when memory for it cannot be had or the pool is stopping.
+  [[nodiscard]] bool submit(Task task) noexcept {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      tasks_.push_back(std::move(task));
+      if (stopping_) return false;
+      if (!try_allocate([&] { tasks_.push_back(std::move(task)); })) return false;
     }
     wake_.notify_one();
+    return true;
   }
 
-  // Runs every task already queued, then joins the threads. Idempotent.
-  void stop() {
+  // Finishes the tasks that are running, drops (destroys unrun) the ones still queued, joins the threads and
+  // returns how many it dropped. Idempotent (a second call returns 0).
+  size_t stop() noexcept {
+    std::deque<Task> dropped;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       stopping_ = true;
+      dropped.swap(tasks_);
     }
     wake_.notify_all();
     for (auto& t : threads_)
       if (t.joinable()) t.join();
+    return dropped.size();  // destroyed here, outside the lock: a task may own the last reference to a connection
+  }
+
+  bool stopping() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return stopping_;
   }
 
   size_t size() const { return backends_.size(); }
@@ -64,7 +83,7 @@ class WorkerPool {
       {
         std::unique_lock<std::mutex> lock(mutex_);
         wake_.wait(lock, [&] { return stopping_ || !tasks_.empty(); });
-        if (tasks_.empty()) return;  // stopping and drained
+        if (stopping_) return;  // queued tasks are dropped by stop()
         task = std::move(tasks_.front());
         tasks_.pop_front();
       }
@@ -74,7 +93,7 @@ class WorkerPool {
 
   std::vector<std::unique_ptr<decode::DecoderBackend>> backends_;
   std::vector<std::thread> threads_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Task> tasks_;
   bool stopping_ = false;

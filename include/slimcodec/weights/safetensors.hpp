@@ -26,6 +26,7 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors data is li
 namespace slimcodec::weights {
 
 inline constexpr size_t kMaxRank = 8;                       // PyTorch weights rarely exceed 5
+inline constexpr size_t kMaxMetadataKeys = 65536;           // __metadata__ entries; more is format_invalid
 inline constexpr size_t kTensorAlignment = 64;              // every tensor's data starts on a 64-byte boundary
 
 struct SafeTensorsLimits {
@@ -196,12 +197,25 @@ class SafeTensorsFile {
       if (r.peek() != '"') return Error{Errc::format_invalid, "__metadata__ values must be strings"};
       auto value = r.read_string();
       if (!value) return value.error();
-      for (const auto& kv : f.metadata_)
-        if (kv.first == *key) return Error{Errc::format_invalid, "duplicate key in __metadata__"};
+      if (f.metadata_.size() >= kMaxMetadataKeys) return Error{Errc::format_invalid, "__metadata__ has too many keys"};
       f.metadata_.emplace_back(std::move(*key), std::move(*value));
       if (r.consume(',')) continue;
-      return r.expect('}', "header JSON: expected ',' or '}'");
+      if (auto c = r.expect('}', "header JSON: expected ',' or '}'"); !c) return c;
+      return check_unique_metadata_keys(f.metadata_);
     }
+  }
+
+  // Duplicate keys, in O(n log n): sort views of the (now stable) keys and compare neighbours. A hash set would be
+  // quadratic again for keys crafted to collide.
+  static Result<void> check_unique_metadata_keys(const std::vector<std::pair<std::string, std::string>>& m) {
+    std::vector<std::string_view> keys;
+    keys.reserve(m.size());
+    for (const auto& kv : m) keys.emplace_back(kv.first);
+    std::sort(keys.begin(), keys.end());
+    if (std::adjacent_find(keys.begin(), keys.end()) != keys.end()) {
+      return Error{Errc::format_invalid, "duplicate key in __metadata__"};
+    }
+    return {};
   }
 
   static Result<void> parse_int_array(JsonReader& r, int64_t* out, size_t max_count, size_t* count,

@@ -58,14 +58,18 @@ inline Result<std::vector<uint8_t>> to_safetensors_bytes(const std::vector<Tenso
   if (std::adjacent_find(names.begin(), names.end()) != names.end())
     return Error{Errc::invalid_argument, "duplicate tensor name"};
 
+  std::vector<std::string_view> keys;
+  for (const auto& kv : metadata) keys.push_back(kv.first);
+  std::sort(keys.begin(), keys.end());
+  if (std::adjacent_find(keys.begin(), keys.end()) != keys.end())
+    return Error{Errc::invalid_argument, "duplicate metadata key"};
+
   std::string header = "{";
   if (!metadata.empty()) {
     header += "\"__metadata__\":{";
     for (size_t i = 0; i < metadata.size(); ++i) {
       if (!validate_utf8(metadata[i].first) || !validate_utf8(metadata[i].second))
         return Error{Errc::invalid_argument, "metadata is not valid UTF-8"};
-      for (size_t j = 0; j < i; ++j)
-        if (metadata[j].first == metadata[i].first) return Error{Errc::invalid_argument, "duplicate metadata key"};
       if (i) header += ',';
       detail::append_json_string(metadata[i].first, &header);
       header += ':';

@@ -39,8 +39,10 @@ inline Result<FrameView> parse_frame(const uint8_t* buf, size_t n, const ParserL
 
 // Incremental reader for stream transports. feed() takes any chunking (zero-length too), copies what it
 // consumes, checks the header as soon as its 48 bytes are in, and stops right after a complete frame.
-// Memory: one buffer of at most max_payload_size + 4 bytes, reused across frames; a rejected header never
-// allocates. After an error every feed returns that error until reset(): a stream cannot resynchronise.
+// Memory: one buffer of at most max_payload_size + 4 bytes, reused across frames. It grows as payload bytes
+// arrive (to what has arrived, doubling, from 64 KiB), not to what the header announces, so a header alone costs
+// nothing; a rejected header never allocates. A failed allocation is Errc::out_of_memory. After an error every
+// feed returns that error until reset(): a stream cannot resynchronise.
 class FrameParser {
  public:
   explicit FrameParser(const ParserLimits& limits = {}) noexcept : limits_(limits) {}
@@ -58,14 +60,13 @@ class FrameParser {
       if (have_ < kHeaderSize) return used;
       auto h = decode_header(header_, limits_);
       if (!h) return fail(h.error());
-      if (!reserve(size_t{h->payload_size} + kTrailerSize)) {
-        return fail(Error{Errc::length_too_large, "cannot allocate the frame buffer"});
-      }
       view_.header = *h;
       state_ = State::body;
       have_ = 0;
     }
     const size_t body = view_.header.payload_size + kTrailerSize;
+    const size_t arriving = body - have_ < n - used ? body - have_ : n - used;
+    if (!reserve(have_ + arriving, body)) return fail(Error{Errc::out_of_memory, "cannot allocate the frame buffer"});
     used += take(buffer_.get(), body, data + used, n - used);
     if (have_ < body) return used;
     const uint32_t expected = crc32c(buffer_.get(), view_.header.payload_size, crc32c(header_, kHeaderSize));
@@ -134,13 +135,18 @@ class FrameParser {
     return k;
   }
 
-  bool reserve(size_t bytes) noexcept {
+  // Room for `bytes` of a `body`-byte frame, keeping the have_ bytes already there.
+  bool reserve(size_t bytes, size_t body) noexcept {
     if (bytes <= capacity_) return true;
-    buffer_.reset();
-    capacity_ = 0;
-    buffer_.reset(new (std::nothrow) uint8_t[bytes]);
-    if (!buffer_) return false;
-    capacity_ = bytes;
+    constexpr size_t kFirst = size_t{64} << 10;
+    size_t grown = capacity_ > kFirst / 2 ? 2 * capacity_ : kFirst;
+    if (grown > body) grown = body;
+    if (grown < bytes) grown = bytes;
+    std::unique_ptr<uint8_t[]> bigger(new (std::nothrow) uint8_t[grown]);
+    if (!bigger) return false;
+    if (have_ > 0) std::memcpy(bigger.get(), buffer_.get(), have_);
+    buffer_ = std::move(bigger);
+    capacity_ = grown;
     return true;
   }
 
