@@ -23,11 +23,15 @@
 #include <time.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <dirent.h>
+#include <filesystem>
+#include <memory>
+#include <optional>
 #include <string>
 #include <sys/stat.h>
 #include <thread>
@@ -512,11 +516,25 @@ void sweep(const Options& o, const LinkTrace& trace, const OperatingPointTable& 
   }
 }
 
-}  // namespace
+// ------------------------------ steps of main()
 
-int main(int argc, char** argv) {
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows when piped to a file, too
-  Options o;
+// The columns of frames.csv, written by write_frames_csv and read back by name by read_residuals.
+constexpr const char* kFramesCsvHeader =
+    "deadline_ms,frame,start_s,send_s,link_Bps,estimate_Bps,s,b,bytes,encode_ms,server_ms,rtt_ms,predicted_ms,"
+    "model_rtt_ms,deadline_met,accuracy,status";
+
+std::vector<std::string> split_csv_line(const std::string& line) {
+  std::vector<std::string> f;
+  for (size_t a = 0, b; a <= line.size(); a = b + 1) {
+    b = line.find(',', a);
+    if (b == std::string::npos) b = line.size();
+    f.push_back(line.substr(a, b - a));
+  }
+  return f;
+}
+
+// Reads the options into o. Returns an exit status when the program should stop here (--help, a usage error).
+std::optional<int> parse_options(int argc, char** argv, Options& o) {
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     auto value = [&]() -> const char* {
@@ -614,41 +632,69 @@ int main(int argc, char** argv) {
   }
   if (o.tc_link && !o.service_host.empty())
     return usage_error("--link tc runs the decode service in its own network namespace: not with --service");
-  const auto wall_start = Clock::now();
+  return std::nullopt;
+}
 
-  // Accuracy table, trace.
+// What every run plays: the accuracy table and the trace (as read, time-scaled, and the segment played in real
+// time).
+struct Scenario {
+  AccuracyTable accuracy;
+  LinkTrace full_raw, full, segment;
+};
+
+// Loads the accuracy table and the trace and says what will be played; nullopt after printing why not.
+std::optional<Scenario> load_scenario(const Options& o) {
   auto accuracy = load_accuracy_table(o.accuracy);
-  if (!accuracy) return std::fprintf(stderr, "accuracy table %s: %s\n", o.accuracy.c_str(), accuracy.error().what()), 1;
+  if (!accuracy) {
+    std::fprintf(stderr, "accuracy table %s: %s\n", o.accuracy.c_str(), accuracy.error().what());
+    return std::nullopt;
+  }
   size_t bad_line = 0;
   auto full_raw = LinkTrace::load(o.trace, &bad_line);
-  if (!full_raw) return std::fprintf(stderr, "trace %s, line %zu: %s\n", o.trace.c_str(), bad_line, full_raw.error().what()), 1;
+  if (!full_raw) {
+    std::fprintf(stderr, "trace %s, line %zu: %s\n", o.trace.c_str(), bad_line, full_raw.error().what());
+    return std::nullopt;
+  }
   auto full = full_raw->time_scaled(o.time_scale);
-  if (!full) return std::fprintf(stderr, "time scale: %s\n", full.error().what()), 1;
+  if (!full) {
+    std::fprintf(stderr, "time scale: %s\n", full.error().what());
+    return std::nullopt;
+  }
   const LinkTrace segment = full->window(o.start_s / o.time_scale, o.duration_s);
+  Scenario sc{std::move(*accuracy), std::move(*full_raw), std::move(*full), segment};
   std::printf("slimcodec adaptive demo\n");
-  std::printf("  accuracy: %s (%s; %zu configurations)\n", o.accuracy.c_str(), accuracy->metric.c_str(),
-              accuracy->configurations.size());
+  std::printf("  accuracy: %s (%s; %zu configurations)\n", o.accuracy.c_str(), sc.accuracy.metric.c_str(),
+              sc.accuracy.configurations.size());
   std::printf("  trace: %s, %.0f s, mean %.1f kB/s; playing %.0f s from %.0f s%s\n", o.trace.c_str(),
-              full_raw->duration_s(), full_raw->mean_rate() / 1e3, segment.duration_s(), o.start_s,
+              sc.full_raw.duration_s(), sc.full_raw.mean_rate() / 1e3, sc.segment.duration_s(), o.start_s,
               o.time_scale != 1 ? (" at " + std::to_string(o.time_scale) + "x speed").c_str() : "");
+  return sc;
+}
 
-  // Encoder, images.
+// The paper encoder with --weights, or with random weights when those are not usable (latency is what matters).
+Result<PaperEncoder> create_encoder(const Options& o) {
   auto enc = PaperEncoder::create(layers::paper::kInput.h, layers::paper::kInput.w);
-  if (!enc) return std::fprintf(stderr, "encoder: %s\n", enc.error().what()), 1;
+  if (!enc) return enc.error();
   if (auto file = weights::SafeTensorsFile::open(o.weights); file && enc->load(*file, "")) {
     std::printf("  encoder weights: %s\n", o.weights.c_str());
   } else {
     enc->init_random(1);
     std::printf("  encoder weights: %s not usable, random weights (latency is what matters here)\n", o.weights.c_str());
   }
-  const std::vector<std::vector<float>> inputs = load_inputs(o);
+  return enc;
+}
 
-  // Emulated device: measure the real CPU time of s=1, choose the slowdown, calibrate every s.
-  EmulatedDevice device(*enc, 1);
-  FrameEncoder<EmulatedDevice> probe(device);
+// Emulated device: measures the real CPU time of s=1, sets the slowdown (the paper's Raspberry Pi 4 unless
+// --device-slowdown), then calibrates encode + quantize + frame for every s into `base`. Returns the slowdown.
+Result<double> emulate_device(const Options& o, EmulatedDevice& device, FrameEncoder<EmulatedDevice>& probe,
+                              const std::vector<std::vector<float>>& inputs, OperatingPointTable& base,
+                              std::array<double, kMaxEnsemble>& calibrated) {
   std::vector<double> cpu;
   for (int i = 0; i < 8; ++i) {
-    if (auto f = probe.encode(inputs[0].data(), 1, 4, 0, 0); !f) return std::fprintf(stderr, "encode: %s\n", f.error().what()), 1;
+    if (auto f = probe.encode(inputs[0].data(), 1, 4, 0, 0); !f) {
+      std::fprintf(stderr, "encode: %s\n", f.error().what());
+      return f.error();
+    }
     if (i > 0) cpu.push_back(device.last_cpu_ms());
   }
   const double cpu_s1 = median(cpu);
@@ -656,229 +702,296 @@ int main(int argc, char** argv) {
   device.set_slowdown(slowdown);
   std::printf("\n  EMULATED DEVICE: the encoder runs here (s=1: %.2f ms of CPU) and then sleeps to cost %.1fx that%s:\n",
               cpu_s1, slowdown, o.slowdown > 0 ? "" : " (s=1 = the paper's Raspberry Pi 4, 66 ms)");
-  OperatingPointTable base(size_t(layers::paper::kLatent.size()));
-  apply_accuracy_table(*accuracy, base);
-  auto calibrated = calibrate_encoder(probe, inputs[0].data(), 4, base, CalibrationOptions{1, 7, 4});
-  if (!calibrated) return std::fprintf(stderr, "calibration: %s\n", calibrated.error().what()), 1;
+  auto measured = calibrate_encoder(probe, inputs[0].data(), 4, base, CalibrationOptions{1, 7, 4});
+  if (!measured) {
+    std::fprintf(stderr, "calibration: %s\n", measured.error().what());
+    return measured.error();
+  }
+  calibrated = *measured;
   std::printf("  calibrated encode + quantize + frame, median of 7:");
-  for (unsigned s = 1; s <= 4; ++s) std::printf("  s=%u %.1f ms", s, (*calibrated)[s - 1]);
+  for (unsigned s = 1; s <= 4; ++s) std::printf("  s=%u %.1f ms", s, calibrated[s - 1]);
+  return slowdown;
+}
+
+void describe_server(const Options& o) {
   std::printf("\n  EMULATED SERVER: %s\n",
               !o.service_host.empty() ? "no (an external decode service)"
               : o.server_ms > 0 ? ("decode padded to at least " + std::to_string(int(o.server_ms)) + " ms (" + o.backend + " backend inside)").c_str()
                                 : ("no padding (" + o.backend + " backend)").c_str());
-  std::string mkdir = "mkdir -p '" + o.out + "'";
-  if (std::system(mkdir.c_str()) != 0) return std::fprintf(stderr, "cannot create %s\n", o.out.c_str()), 1;
+}
 
-  if (!o.encoder_ms.empty()) {
-    std::printf("  simulation uses the given encode times:");
-    for (unsigned s = 1; s <= 4; ++s) {
-      (*calibrated)[s - 1] = o.encoder_ms[s - 1];
-      base.calibrate_encoder(s, o.encoder_ms[s - 1]);
-      std::printf(" s=%u %.1f ms", s, o.encoder_ms[s - 1]);
-    }
-    std::printf("\n");
-  }
-  std::vector<double> replayed;  // residuals from an earlier run
-  if (!o.residuals.empty()) {
-    auto bytes = io::read_file(o.residuals, size_t(64) << 20);
-    if (!bytes) return std::fprintf(stderr, "%s: %s\n", o.residuals.c_str(), bytes.error().what()), 1;
-    const std::string text(bytes->begin(), bytes->end());
-    size_t pos = text.find('\n');  // skip the header
-    while (pos != std::string::npos && pos + 1 < text.size()) {
-      const size_t end = text.find('\n', pos + 1);
-      const std::string line = text.substr(pos + 1, end - pos - 1);
-      std::vector<std::string> f;
-      for (size_t a = 0, b; a <= line.size(); a = b + 1) {
-        b = line.find(',', a);
-        if (b == std::string::npos) b = line.size();
-        f.push_back(line.substr(a, b - a));
-      }
-      double rtt = 0, model = 0;
-      if (f.size() >= 14 && parse_double(f[11].c_str(), rtt) && parse_double(f[13].c_str(), model))
-        replayed.push_back(rtt - model);
-      pos = end;
-    }
-    std::printf("  replaying %zu latency-model residuals from %s (median %.1f ms)\n", replayed.size(),
-                o.residuals.c_str(), median(replayed));
-  }
-  if (o.sweep) {
-    for (unsigned s = 1; s <= 4; ++s)
-      for (unsigned b = 1; b <= kMaxBits; ++b) base.observe_server_ms(s, b, o.server_ms);
-    SimCosts costs = SimCosts::from_table(base);
-    costs.residual_ms = replayed;
-    sweep(o, *full, base, costs);
-    return 0;
-  }
+bool create_out_dir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) std::fprintf(stderr, "cannot create %s: %s\n", dir.c_str(), ec.message().c_str());
+  return !ec;
+}
 
-  // Real-time runs.
-  std::vector<RealFrame> real;
+// --encoder-ms: the simulation uses these encode times instead of the calibrated ones.
+void use_given_encoder_ms(const Options& o, std::array<double, kMaxEnsemble>& calibrated, OperatingPointTable& base) {
+  if (o.encoder_ms.empty()) return;
+  std::printf("  simulation uses the given encode times:");
+  for (unsigned s = 1; s <= 4; ++s) {
+    calibrated[s - 1] = o.encoder_ms[s - 1];
+    base.calibrate_encoder(s, o.encoder_ms[s - 1]);
+    std::printf(" s=%u %.1f ms", s, o.encoder_ms[s - 1]);
+  }
+  std::printf("\n");
+}
+
+// --residuals: the latency-model residuals (rtt_ms - model_rtt_ms) of an earlier run's frames.csv, its columns
+// found by name in the header line. Rows without both numbers are skipped.
+Result<std::vector<double>> read_residuals(const std::string& path) {
+  auto bytes = io::read_file(path, size_t(64) << 20);
+  if (!bytes) return bytes.error();
+  const std::string text(bytes->begin(), bytes->end());
+  size_t pos = text.find('\n');
+  const std::vector<std::string> header = split_csv_line(text.substr(0, pos));
+  const auto column = [&](const char* name) { return size_t(std::find(header.begin(), header.end(), name) - header.begin()); };
+  const size_t rtt_col = column("rtt_ms"), model_col = column("model_rtt_ms");
+  if (rtt_col == header.size() || model_col == header.size())
+    return Error{Errc::invalid_argument, "no rtt_ms and model_rtt_ms columns in the header line"};
+  std::vector<double> residuals;
+  while (pos != std::string::npos && pos + 1 < text.size()) {
+    const size_t end = text.find('\n', pos + 1);
+    const std::vector<std::string> f = split_csv_line(text.substr(pos + 1, end - pos - 1));
+    double rtt = 0, model = 0;
+    if (f.size() > std::max(rtt_col, model_col) && parse_double(f[rtt_col].c_str(), rtt) &&
+        parse_double(f[model_col].c_str(), model))
+      residuals.push_back(rtt - model);
+    pos = end;
+  }
+  return residuals;
+}
+
+// --sweep: the tuning grid in simulation, with the server time given by --server-ms.
+void run_sweep(const Options& o, const LinkTrace& full, OperatingPointTable& base, const std::vector<double>& replayed) {
+  for (unsigned s = 1; s <= 4; ++s)
+    for (unsigned b = 1; b <= kMaxBits; ++b) base.observe_server_ms(s, b, o.server_ms);
+  SimCosts costs = SimCosts::from_table(base);
+  costs.residual_ms = replayed;
+  sweep(o, full, base, costs);
+}
+
+// ------------------------------ the real-time runs
+
+// What the real-time runs measured: every frame, and every server time (warm-up frames included).
+struct RealTimeResults {
+  std::vector<RealFrame> frames;
   std::vector<double> server_samples;
-  if (!o.sim_only) {
-    asio::io_context service_io, shaper_io;
-    std::unique_ptr<serve::TcpService> service;
-    std::string upstream_host = o.service_host;
-    uint16_t upstream_port = o.service_port;
-    std::unique_ptr<tools::TcLink> tc;  // declared first: the namespace outlives the service's sockets
-    if (o.tc_link) {
-      auto created = tools::TcLink::create(segment);
-      if (!created) return std::fprintf(stderr, "%s\n", created.error().what()), kLinkUnavailable;
-      tc = std::move(*created);
-    }
-    if (o.service_host.empty()) {
-      decode::BackendRegistry::global().add("emulated-server", make_padded_backend);
-      serve::ServiceOptions so;
-      so.workers = 1;  // one device, one frame in flight
-      so.backend = o.server_ms > 0 ? "emulated-server" : o.backend;
-      so.backend_options = {{"inner", o.backend}, {"pad_ms", std::to_string(o.server_ms)}};
-      if (o.backend == "native") so.backend_options["weights"] = kSource + "/tests/data/reconstructor_weights.safetensors";
-      if (tc) so.bind_address = tc->service_address();
-      Result<std::unique_ptr<serve::TcpService>> s = Error{Errc::invalid_argument, "not created"};
-      auto create = [&] { s = serve::TcpService::create(service_io, so); };
-      if (!tc) {
-        create();
-      } else if (auto entered = tc->in_namespace(create); !entered) {
-        return std::fprintf(stderr, "%s\n", entered.error().what()), 1;
-      }
-      if (!s) return std::fprintf(stderr, "decode service: %s\n", s.error().what()), 1;
-      service = std::move(*s);
-      service->start();
-      upstream_host = tc ? tc->service_address() : "127.0.0.1";
-      upstream_port = service->port();
-    }
-    // The link: the in-process shaper in front of the service, or nothing here (the kernel shapes the veth).
-    std::unique_ptr<LinkShaper> shaper;
-    if (!tc) {
-      ShaperOptions sh;
-      sh.upstream_host = upstream_host;
-      sh.upstream_port = upstream_port;
-      auto created = LinkShaper::create(shaper_io, segment, sh);
-      if (!created) return std::fprintf(stderr, "link shaper: %s\n", created.error().what()), 1;
-      shaper = std::move(*created);
-      shaper->start();
-    }
-    auto restart_trace = [&] { tc ? tc->restart_trace() : shaper->restart_trace(); };
-    auto trace_epoch = [&] { return tc ? tc->trace_epoch() : shaper->trace_epoch(); };
-    std::thread service_thread([&] { service_io.run(); });
-    std::thread shaper_thread([&] { shaper_io.run(); });
-    auto stop_threads = [&] {
-      if (shaper) shaper->shutdown();
-      shaper_io.stop();
-      if (service) service->shutdown();
-      shaper_thread.join();
-      service_thread.join();
-    };
-    TcpTransport link;
-    const std::string link_host = tc ? upstream_host : "127.0.0.1";
-    const uint16_t link_port = tc ? upstream_port : shaper->port();
-    if (auto c = link.connect(link_host, link_port); !c) {
-      stop_threads();
-      return std::fprintf(stderr, "connect: %s\n", c.error().what()), 1;
-    }
-    if (tc)
-      std::printf("  decode service at %s:%u in a network namespace, behind tc tbf on %s (kernel-shaped link)\n",
-                  upstream_host.c_str(), upstream_port, tc->interface().c_str());
-    else
-      std::printf("  decode service on port %u behind the link shaper on port %u\n", upstream_port, shaper->port());
+};
 
-    // Two warm-up frames teach the table the server's time; every deadline run then starts from that table with a
-    // fresh controller and bandwidth estimator (as the simulator does).
-    {
-      OperatingPointTable warm = base;
-      DeviceLoop<EmulatedDevice> loop(device, link, warm, DeviceLoopOptions{});
-      for (int i = 0; i < 2; ++i) {
-        auto r = loop.process(inputs[0].data());
-        if (!r) {
-          stop_threads();
-          return std::fprintf(stderr, "warm-up frame: %s\n", r.error().what()), 1;
-        }
-        server_samples.push_back(r->server_ms);
-      }
-      for (unsigned s = 1; s <= 4; ++s)
-        for (unsigned b = 1; b <= kMaxBits; ++b) base.observe_server_ms(s, b, median(server_samples));
-    }
-    std::printf("  warm-up: server decode %.1f ms\n", median(server_samples));
+// Restarts the played trace and tells when it started, on whichever link plays it.
+struct TraceControl {
+  tools::TcLink* tc = nullptr;
+  LinkShaper* shaper = nullptr;
+  void restart() const { tc ? tc->restart_trace() : shaper->restart_trace(); }
+  auto epoch() const { return tc ? tc->trace_epoch() : shaper->trace_epoch(); }
+};
 
-    for (double deadline : o.deadlines) {
-      OperatingPointTable table = base;
-      DeviceLoopOptions lo;
-      lo.controller = controller_options(o, deadline);
-      lo.bandwidth = bandwidth_options(o);
-      lo.prior_bytes_per_s = o.prior;
-      DeviceLoop<EmulatedDevice> loop(device, link, table, lo);
-      std::printf("\n=== deadline %g ms: %.0f s of trace, one frame every %g ms ===\n", deadline, segment.duration_s(),
-                  frame_interval(o, deadline));
-      restart_trace();
-      loop.set_epoch(trace_epoch());
-      double next = 0;
-      size_t k = 0;
-      while (next < 1000.0 * segment.duration_s()) {
-        std::this_thread::sleep_until(trace_epoch() + std::chrono::duration_cast<Clock::duration>(
-                                                                    std::chrono::duration<double, std::milli>(next)));
-        auto r = loop.process(inputs[k % inputs.size()].data());
-        if (!r) {
-          stop_threads();
-          return std::fprintf(stderr, "frame %zu: %s\n", k, r.error().what()), 1;
-        }
-        RealFrame f{deadline, *r, segment.rate_at(r->send_ms / 1000), 0};
-        f.model_rtt = model_rtt_ms(segment, r->start_ms, (*calibrated)[r->s - 1], double(r->bytes),
-                                   median(server_samples));
-        real.push_back(f);
-        server_samples.push_back(r->server_ms);
-        if (!o.quiet)
-          std::printf("[%3g] #%3zu t=%5.1fs link %5.1f kB/s est %5.1f -> s=%u b=%u %5.1f kB  enc %5.1f srv %5.1f  "
-                      "RTT %6.1f (pred %5.1f, model %5.1f) %s\n",
-                      deadline, k + 1, r->start_ms / 1000, f.link_rate / 1e3, r->estimate_bytes_per_s / 1e3, r->s, r->b,
-                      double(r->bytes) / 1e3, r->encode_ms, r->server_ms, r->rtt_ms, r->predicted_ms, f.model_rtt,
-                      r->deadline_met ? "hit" : "MISS");
-        next = std::max(r->start_ms + frame_interval(o, deadline), loop.now_ms());
-        ++k;
-      }
-      size_t hits = 0;
-      double acc = 0, bytes = 0;
-      for (const RealFrame& f : real)
-        if (f.deadline_ms == deadline) hits += f.r.deadline_met, acc += f.r.accuracy, bytes += double(f.r.bytes);
-      std::printf("--- deadline %g ms (real time): %zu frames, %.1f %% within the deadline, mean expected accuracy "
-                  "%.2f, mean %.1f kB/frame\n", deadline, k, 100.0 * double(hits) / double(k), acc / double(k),
-                  bytes / double(k) / 1e3);
-    }
-    link.close();
-    if (tc) std::printf("tc link: %zu rate changes applied, %zu failed\n", tc->rate_changes(), tc->failed_changes());
-    stop_threads();
+// The decode service in this process (the emulated server pads the backend's time), inside tc's network namespace
+// when there is one, started. Null after printing why not.
+std::unique_ptr<serve::TcpService> start_decode_service(const Options& o, asio::io_context& io, tools::TcLink* tc) {
+  decode::BackendRegistry::global().add("emulated-server", make_padded_backend);
+  serve::ServiceOptions so;
+  so.workers = 1;  // one device, one frame in flight
+  so.backend = o.server_ms > 0 ? "emulated-server" : o.backend;
+  so.backend_options = {{"inner", o.backend}, {"pad_ms", std::to_string(o.server_ms)}};
+  if (o.backend == "native") so.backend_options["weights"] = kSource + "/tests/data/reconstructor_weights.safetensors";
+  if (tc) so.bind_address = tc->service_address();
+  Result<std::unique_ptr<serve::TcpService>> s = Error{Errc::invalid_argument, "not created"};
+  auto create = [&] { s = serve::TcpService::create(io, so); };
+  if (!tc) {
+    create();
+  } else if (auto entered = tc->in_namespace(create); !entered) {
+    std::fprintf(stderr, "%s\n", entered.error().what());
+    return nullptr;
   }
+  if (!s) {
+    std::fprintf(stderr, "decode service: %s\n", s.error().what());
+    return nullptr;
+  }
+  (*s)->start();
+  return std::move(*s);
+}
 
-  // Simulation costs: the calibrated encoder medians, the median server time measured (or the emulated one), and
-  // the real run's residuals (real RTT minus the latency model) so the simulator carries the unmodelled time too.
+// Two warm-up frames teach the table the server's time; every deadline run then starts from that table with a
+// fresh controller and bandwidth estimator (as the simulator does).
+bool warm_up(EmulatedDevice& device, TcpTransport& link, const std::vector<std::vector<float>>& inputs,
+             OperatingPointTable& base, std::vector<double>& server_samples) {
+  OperatingPointTable warm = base;
+  DeviceLoop<EmulatedDevice> loop(device, link, warm, DeviceLoopOptions{});
+  for (int i = 0; i < 2; ++i) {
+    auto r = loop.process(inputs[0].data());
+    if (!r) {
+      std::fprintf(stderr, "warm-up frame: %s\n", r.error().what());
+      return false;
+    }
+    server_samples.push_back(r->server_ms);
+  }
+  for (unsigned s = 1; s <= 4; ++s)
+    for (unsigned b = 1; b <= kMaxBits; ++b) base.observe_server_ms(s, b, median(server_samples));
+  std::printf("  warm-up: server decode %.1f ms\n", median(server_samples));
+  return true;
+}
+
+// One deadline in real time: a fresh table, controller and estimator; the trace restarted; a frame every interval
+// over the segment, each printed unless --quiet, then a summary line. Appends to `out`.
+bool run_deadline(const Options& o, double deadline, const LinkTrace& segment, const TraceControl& trace,
+                  EmulatedDevice& device, TcpTransport& link, const OperatingPointTable& base,
+                  const std::vector<std::vector<float>>& inputs, const std::array<double, kMaxEnsemble>& calibrated,
+                  RealTimeResults& out) {
+  OperatingPointTable table = base;
+  DeviceLoopOptions lo;
+  lo.controller = controller_options(o, deadline);
+  lo.bandwidth = bandwidth_options(o);
+  lo.prior_bytes_per_s = o.prior;
+  DeviceLoop<EmulatedDevice> loop(device, link, table, lo);
+  std::printf("\n=== deadline %g ms: %.0f s of trace, one frame every %g ms ===\n", deadline, segment.duration_s(),
+              frame_interval(o, deadline));
+  trace.restart();
+  loop.set_epoch(trace.epoch());
+  double next = 0;
+  size_t k = 0;
+  while (next < 1000.0 * segment.duration_s()) {
+    std::this_thread::sleep_until(trace.epoch() + std::chrono::duration_cast<Clock::duration>(
+                                                      std::chrono::duration<double, std::milli>(next)));
+    auto r = loop.process(inputs[k % inputs.size()].data());
+    if (!r) {
+      std::fprintf(stderr, "frame %zu: %s\n", k, r.error().what());
+      return false;
+    }
+    RealFrame f{deadline, *r, segment.rate_at(r->send_ms / 1000), 0};
+    f.model_rtt = model_rtt_ms(segment, r->start_ms, calibrated[r->s - 1], double(r->bytes), median(out.server_samples));
+    out.frames.push_back(f);
+    out.server_samples.push_back(r->server_ms);
+    if (!o.quiet)
+      std::printf("[%3g] #%3zu t=%5.1fs link %5.1f kB/s est %5.1f -> s=%u b=%u %5.1f kB  enc %5.1f srv %5.1f  "
+                  "RTT %6.1f (pred %5.1f, model %5.1f) %s\n",
+                  deadline, k + 1, r->start_ms / 1000, f.link_rate / 1e3, r->estimate_bytes_per_s / 1e3, r->s, r->b,
+                  double(r->bytes) / 1e3, r->encode_ms, r->server_ms, r->rtt_ms, r->predicted_ms, f.model_rtt,
+                  r->deadline_met ? "hit" : "MISS");
+    next = std::max(r->start_ms + frame_interval(o, deadline), loop.now_ms());
+    ++k;
+  }
+  size_t hits = 0;
+  double acc = 0, bytes = 0;
+  for (const RealFrame& f : out.frames)
+    if (f.deadline_ms == deadline) hits += f.r.deadline_met, acc += f.r.accuracy, bytes += double(f.r.bytes);
+  std::printf("--- deadline %g ms (real time): %zu frames, %.1f %% within the deadline, mean expected accuracy "
+              "%.2f, mean %.1f kB/frame\n", deadline, k, 100.0 * double(hits) / double(k), acc / double(k),
+              bytes / double(k) / 1e3);
+  return true;
+}
+
+// The real-time runs: the decode service (here, or the one at --service), the link in front of it (the in-process
+// shaper, or the kernel's tc in a network namespace), warm-up, then one run per deadline. Returns an exit status.
+int run_real_time(const Options& o, const LinkTrace& segment, EmulatedDevice& device,
+                  const std::vector<std::vector<float>>& inputs, const std::array<double, kMaxEnsemble>& calibrated,
+                  OperatingPointTable& base, RealTimeResults& out) {
+  asio::io_context service_io, shaper_io;
+  std::unique_ptr<serve::TcpService> service;
+  std::string upstream_host = o.service_host;
+  uint16_t upstream_port = o.service_port;
+  std::unique_ptr<tools::TcLink> tc;  // declared first: the namespace outlives the service's sockets
+  if (o.tc_link) {
+    auto created = tools::TcLink::create(segment);
+    if (!created) return std::fprintf(stderr, "%s\n", created.error().what()), kLinkUnavailable;
+    tc = std::move(*created);
+  }
+  if (o.service_host.empty()) {
+    service = start_decode_service(o, service_io, tc.get());
+    if (!service) return 1;
+    upstream_host = tc ? tc->service_address() : "127.0.0.1";
+    upstream_port = service->port();
+  }
+  // The link: the in-process shaper in front of the service, or nothing here (the kernel shapes the veth).
+  std::unique_ptr<LinkShaper> shaper;
+  if (!tc) {
+    ShaperOptions sh;
+    sh.upstream_host = upstream_host;
+    sh.upstream_port = upstream_port;
+    auto created = LinkShaper::create(shaper_io, segment, sh);
+    if (!created) return std::fprintf(stderr, "link shaper: %s\n", created.error().what()), 1;
+    shaper = std::move(*created);
+    shaper->start();
+  }
+  const TraceControl trace{tc.get(), shaper.get()};
+  std::thread service_thread([&] { service_io.run(); });
+  std::thread shaper_thread([&] { shaper_io.run(); });
+  auto stop_threads = [&] {
+    if (shaper) shaper->shutdown();
+    shaper_io.stop();
+    if (service) service->shutdown();
+    shaper_thread.join();
+    service_thread.join();
+  };
+  TcpTransport link;
+  const std::string link_host = tc ? upstream_host : "127.0.0.1";
+  const uint16_t link_port = tc ? upstream_port : shaper->port();
+  if (auto c = link.connect(link_host, link_port); !c) {
+    stop_threads();
+    return std::fprintf(stderr, "connect: %s\n", c.error().what()), 1;
+  }
+  if (tc)
+    std::printf("  decode service at %s:%u in a network namespace, behind tc tbf on %s (kernel-shaped link)\n",
+                upstream_host.c_str(), upstream_port, tc->interface().c_str());
+  else
+    std::printf("  decode service on port %u behind the link shaper on port %u\n", upstream_port, shaper->port());
+
+  bool ok = warm_up(device, link, inputs, base, out.server_samples);
+  for (size_t i = 0; ok && i < o.deadlines.size(); ++i)
+    ok = run_deadline(o, o.deadlines[i], segment, trace, device, link, base, inputs, calibrated, out);
+  if (!ok) {
+    stop_threads();
+    return 1;
+  }
+  link.close();
+  if (tc) std::printf("tc link: %zu rate changes applied, %zu failed\n", tc->rate_changes(), tc->failed_changes());
+  stop_threads();
+  return 0;
+}
+
+// ------------------------------ simulation and outputs
+
+// Simulation costs: the calibrated encoder medians, the median server time measured (or the emulated one), and
+// the real run's residuals (real RTT minus the latency model) so the simulator carries the unmodelled time too;
+// with no real run, the --residuals replayed. Also sets the table's server time.
+SimCosts simulation_costs(const Options& o, const std::array<double, kMaxEnsemble>& calibrated,
+                          const RealTimeResults& real, const std::vector<double>& replayed, OperatingPointTable& base) {
   SimCosts costs;
-  for (unsigned s = 1; s <= 4; ++s) costs.encoder_ms[s - 1] = (*calibrated)[s - 1];
-  costs.server_ms = server_samples.empty() ? o.server_ms : median(server_samples);
-  for (const RealFrame& f : real)
+  for (unsigned s = 1; s <= 4; ++s) costs.encoder_ms[s - 1] = calibrated[s - 1];
+  costs.server_ms = real.server_samples.empty() ? o.server_ms : median(real.server_samples);
+  for (const RealFrame& f : real.frames)
     if (std::isfinite(f.model_rtt)) costs.residual_ms.push_back(f.r.rtt_ms - f.model_rtt);
-  if (real.empty()) costs.residual_ms = replayed;
+  if (real.frames.empty()) costs.residual_ms = replayed;
   for (unsigned s = 1; s <= 4; ++s)
     for (unsigned b = 1; b <= kMaxBits; ++b) base.observe_server_ms(s, b, costs.server_ms);
+  return costs;
+}
 
-  // Outputs.
-  FILE* frames_csv = std::fopen((o.out + "/frames.csv").c_str(), "w");
-  FILE* sim_csv = std::fopen((o.out + "/simulation.csv").c_str(), "w");
-  FILE* md = std::fopen((o.out + "/summary.md").c_str(), "w");
-  FILE* trace_csv = std::fopen((o.out + "/trace.csv").c_str(), "w");
-  if (!frames_csv || !sim_csv || !md || !trace_csv) return std::fprintf(stderr, "cannot write to %s\n", o.out.c_str()), 1;
-  std::fprintf(frames_csv, "deadline_ms,frame,start_s,send_s,link_Bps,estimate_Bps,s,b,bytes,encode_ms,server_ms,"
-                           "rtt_ms,predicted_ms,model_rtt_ms,deadline_met,accuracy,status\n");
-  for (const RealFrame& f : real)
-    std::fprintf(frames_csv, "%g,%u,%.4f,%.4f,%.0f,%.0f,%u,%u,%zu,%.3f,%.3f,%.3f,%.3f,%.3f,%d,%.2f,%s\n", f.deadline_ms,
-                 f.r.frame_id, f.r.start_ms / 1000, f.r.send_ms / 1000, f.link_rate, f.r.estimate_bytes_per_s, f.r.s,
-                 f.r.b, f.r.bytes, f.r.encode_ms, f.r.server_ms, f.r.rtt_ms, f.r.predicted_ms, f.model_rtt,
-                 int(f.r.deadline_met), f.r.accuracy, message(f.r.status));
-  std::fprintf(sim_csv, "deadline_ms,start_s,rtt_ms,s,b,bytes,predicted_ms,estimate_Bps,deadline_met,accuracy\n");
-  std::fprintf(trace_csv, "time_s,bytes_per_s\n");
-  for (const TracePoint& p : segment.points()) std::fprintf(trace_csv, "%.4f,%.0f\n", p.time_s, p.bytes_per_s);
-  std::fclose(trace_csv);
+void write_frames_csv(FILE* f, const std::vector<RealFrame>& real) {
+  std::fprintf(f, "%s\n", kFramesCsvHeader);
+  for (const RealFrame& x : real)
+    std::fprintf(f, "%g,%u,%.4f,%.4f,%.0f,%.0f,%u,%u,%zu,%.3f,%.3f,%.3f,%.3f,%.3f,%d,%.2f,%s\n", x.deadline_ms,
+                 x.r.frame_id, x.r.start_ms / 1000, x.r.send_ms / 1000, x.link_rate, x.r.estimate_bytes_per_s, x.r.s,
+                 x.r.b, x.r.bytes, x.r.encode_ms, x.r.server_ms, x.r.rtt_ms, x.r.predicted_ms, x.model_rtt,
+                 int(x.r.deadline_met), x.r.accuracy, message(x.r.status));
+}
 
+void write_trace_csv(FILE* f, const LinkTrace& segment) {
+  std::fprintf(f, "time_s,bytes_per_s\n");
+  for (const TracePoint& p : segment.points()) std::fprintf(f, "%.4f,%.0f\n", p.time_s, p.bytes_per_s);
+}
+
+// summary.md's opening: what was played, the emulated device and server, the controller's settings, and how well the
+// latency model matched the real frames (also on stdout).
+void write_summary_header(FILE* md, const Options& o, const Scenario& sc, double slowdown, const SimCosts& costs,
+                          const std::vector<RealFrame>& real) {
   std::fprintf(md, "# Adaptive demo summary\n\n");
   std::fprintf(md, "Trace %s (%.0f s%s), segment played in real time: %.0f s from %.0f s. Accuracy: %s, %s.\n",
-               o.trace.c_str(), full->duration_s(), o.time_scale != 1 ? ", time-scaled" : "", segment.duration_s(),
-               o.start_s, o.accuracy.c_str(), accuracy->metric.c_str());
+               o.trace.c_str(), sc.full.duration_s(), o.time_scale != 1 ? ", time-scaled" : "", sc.segment.duration_s(),
+               o.start_s, o.accuracy.c_str(), sc.accuracy.metric.c_str());
   std::fprintf(md, "Emulated device: slowdown %.1fx, encode s=1..4: %.1f / %.1f / %.1f / %.1f ms. Server decode "
                    "(median measured): %.1f ms. Controller: margin %.2f, quantile %.2f, headroom %.2f, tau %.0f ms, "
                    "follow %s, deviation weight %.2f, overshoot gain %.2f decay %.2f.\n",
@@ -900,22 +1013,91 @@ int main(int argc, char** argv) {
                    "are measured, 'simulated' rows come from the trace-driven simulator (same latency model, measured "
                    "costs). Accuracy is the table's expected accuracy of the configurations chosen, averaged over "
                    "frames.\n");
+}
+
+// The CSVs and summary.md under --out, with the comparison per deadline (also on stdout). False after printing why
+// a file could not be opened.
+bool write_outputs(const Options& o, const Scenario& sc, double slowdown, const OperatingPointTable& base,
+                   const SimCosts& costs, const std::vector<RealFrame>& real) {
+  FILE* frames_csv = std::fopen((o.out + "/frames.csv").c_str(), "w");
+  FILE* sim_csv = std::fopen((o.out + "/simulation.csv").c_str(), "w");
+  FILE* md = std::fopen((o.out + "/summary.md").c_str(), "w");
+  FILE* trace_csv = std::fopen((o.out + "/trace.csv").c_str(), "w");
+  if (!frames_csv || !sim_csv || !md || !trace_csv) {
+    std::fprintf(stderr, "cannot write to %s\n", o.out.c_str());
+    return false;
+  }
+  write_frames_csv(frames_csv, real);
+  std::fprintf(sim_csv, "deadline_ms,start_s,rtt_ms,s,b,bytes,predicted_ms,estimate_Bps,deadline_met,accuracy\n");
+  write_trace_csv(trace_csv, sc.segment);
+  std::fclose(trace_csv);
+  write_summary_header(md, o, sc, slowdown, costs, real);
   std::printf("\n== Comparison (seg = the %.0f s segment, full = the whole trace; 'simulated' rows are the trace-driven "
-              "simulator, 'real-time run' rows are measured) ==\n", segment.duration_s());
-  for (double deadline : o.deadlines) compare(o, deadline, segment, *full, base, costs, real, md, sim_csv);
+              "simulator, 'real-time run' rows are measured) ==\n", sc.segment.duration_s());
+  for (double deadline : o.deadlines) compare(o, deadline, sc.segment, sc.full, base, costs, real, md, sim_csv);
   std::fclose(frames_csv);
   std::fclose(sim_csv);
   std::fclose(md);
+  return true;
+}
 
-  std::fflush(stdout);
-  if (o.plot && !real.empty()) {
-    const std::string cmd = "/usr/bin/python3 '" + kSource + "/scripts/plot_adaptive.py' --frames '" + o.out +
-                            "/frames.csv' --trace '" + o.out + "/trace.csv' --out '" + o.out + "/adaptive.png'";
-    if (std::system(cmd.c_str()) != 0)
-      std::printf("plot: scripts/plot_adaptive.py failed (needs Debian python3-matplotlib); the CSVs are written\n");
+// adaptive.png from frames.csv and trace.csv by scripts/plot_adaptive.py (optional: needs python3-matplotlib).
+void plot(const Options& o) {
+  const std::string cmd = "/usr/bin/python3 '" + kSource + "/scripts/plot_adaptive.py' --frames '" + o.out +
+                          "/frames.csv' --trace '" + o.out + "/trace.csv' --out '" + o.out + "/adaptive.png'";
+  if (std::system(cmd.c_str()) != 0)
+    std::printf("plot: scripts/plot_adaptive.py failed (needs Debian python3-matplotlib); the CSVs are written\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows when piped to a file, too
+  Options o;
+  if (auto stop = parse_options(argc, argv, o)) return *stop;
+  const auto wall_start = Clock::now();
+
+  const std::optional<Scenario> sc = load_scenario(o);
+  if (!sc) return 1;
+  auto enc = create_encoder(o);
+  if (!enc) return std::fprintf(stderr, "encoder: %s\n", enc.error().what()), 1;
+  const std::vector<std::vector<float>> inputs = load_inputs(o);
+
+  EmulatedDevice device(*enc, 1);
+  FrameEncoder<EmulatedDevice> probe(device);
+  OperatingPointTable base(size_t(layers::paper::kLatent.size()));
+  apply_accuracy_table(sc->accuracy, base);
+  std::array<double, kMaxEnsemble> calibrated{};
+  const auto slowdown = emulate_device(o, device, probe, inputs, base, calibrated);
+  if (!slowdown) return 1;
+  describe_server(o);
+  if (!create_out_dir(o.out)) return 1;
+  use_given_encoder_ms(o, calibrated, base);
+
+  std::vector<double> replayed;  // residuals from an earlier run
+  if (!o.residuals.empty()) {
+    auto r = read_residuals(o.residuals);
+    if (!r) return std::fprintf(stderr, "%s: %s\n", o.residuals.c_str(), r.error().what()), 1;
+    replayed = std::move(*r);
+    std::printf("  replaying %zu latency-model residuals from %s (median %.1f ms)\n", replayed.size(),
+                o.residuals.c_str(), median(replayed));
   }
+  if (o.sweep) {
+    run_sweep(o, sc->full, base, replayed);
+    return 0;
+  }
+
+  RealTimeResults real;
+  if (!o.sim_only) {
+    if (int status = run_real_time(o, sc->segment, device, inputs, calibrated, base, real); status != 0) return status;
+  }
+
+  const SimCosts costs = simulation_costs(o, calibrated, real, replayed, base);
+  if (!write_outputs(o, *sc, *slowdown, base, costs, real.frames)) return 1;
+  std::fflush(stdout);
+  if (o.plot && !real.frames.empty()) plot(o);
   std::printf("\nwrote %s/{frames.csv,simulation.csv,trace.csv,summary.md%s} in %.0f s of wall time\n", o.out.c_str(),
-              o.plot && !real.empty() ? ",adaptive.png" : "",
+              o.plot && !real.frames.empty() ? ",adaptive.png" : "",
               std::chrono::duration<double>(Clock::now() - wall_start).count());
   return 0;
 }
