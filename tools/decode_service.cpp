@@ -133,12 +133,13 @@ int main(int argc, char** argv) {
   bool tcp_only_flag = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
+    const char* taken = nullptr;  // the value this option consumed, for the error message
     auto value = [&]() -> const char* {
       if (i + 1 >= argc) {
         std::fprintf(stderr, "%s needs a value\n%s", arg.c_str(), kUsage);
         std::exit(2);
       }
-      return argv[++i];
+      return taken = argv[++i];
     };
     size_t n = 0;
     if (arg == "--help" || arg == "-h") {
@@ -182,8 +183,11 @@ int main(int argc, char** argv) {
     } else if (arg == "--frame-timeout-ms" && parse_ms(value(), options.frame_timeout)) {
     } else if (arg == "--write-timeout-ms" && parse_ms(value(), options.write_timeout)) {
     } else if (arg == "--shutdown-grace-ms" && parse_ms(value(), options.shutdown_grace)) {
+    } else if (taken != nullptr) {
+      std::fprintf(stderr, "bad value for %s: '%s' (see --help)\n", arg.c_str(), taken);
+      return 2;
     } else {
-      std::fprintf(stderr, "bad or unknown argument: %s\n%s", arg.c_str(), kUsage);
+      std::fprintf(stderr, "unknown argument: %s\n%s", arg.c_str(), kUsage);
       return 2;
     }
   }
