@@ -33,6 +33,18 @@ class Skip(nn.Module):
         return self.b(self.a(x)) + x  # x crosses any cut after `a`
 
 
+class Probe(nn.Module):
+    """Its head is the identity, so the head's output is the input after the teacher's normalisation."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Identity()
+        self.head = nn.Linear(3, 2)
+
+    def forward(self, x):
+        return self.head(self.stem(x).mean(dim=(2, 3)))
+
+
 class FxSplitTest(unittest.TestCase):
     def test_head_then_tail_is_the_model(self):
         torch.manual_seed(0)
@@ -52,12 +64,35 @@ class FxSplitTest(unittest.TestCase):
         with self.assertRaises(GraphError):
             fx_split(Net(), "nope")
 
-    def test_fx_teacher_normalises_and_classifies(self):
-        teacher = FxTeacher(Net(), "stem", "net", input_size=(32, 32)).eval()
+    def test_fx_teacher_normalises_with_imagenet_statistics(self):
+        # An identity head shows what the split model receives: (pixel / 255 - mean) / std per channel, with
+        # ImageNet's mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225), worked out here by hand.
+        teacher = FxTeacher(Probe(), "stem", "probe", input_size=(2, 2)).eval()
+        x = torch.tensor([0.0, 128.0, 255.0]).view(1, 3, 1, 1).repeat(1, 1, 2, 2)
+        want = torch.tensor([(0 / 255 - 0.485) / 0.229,    # -2.1179
+                             (128 / 255 - 0.456) / 0.224,  # 0.2052
+                             (255 / 255 - 0.406) / 0.225])  # 2.6400
+        with torch.no_grad():
+            got = teacher.head(x)
+        torch.testing.assert_close(got, want.view(1, 3, 1, 1).expand(1, 3, 2, 2))
+        self.assertAlmostEqual(float(got[0, 0, 0, 0]), -2.1179, places=4)
+        self.assertAlmostEqual(float(got[0, 2, 1, 1]), 2.6400, places=4)
+        raw = FxTeacher(Probe(), "stem", "probe", input_size=(2, 2), normalize=False).eval()
+        with torch.no_grad():
+            torch.testing.assert_close(raw.head(x), x)
+
+    def test_fx_teacher_classifies_the_normalised_image(self):
+        torch.manual_seed(2)
+        net = Net().eval()
+        teacher = FxTeacher(net, "stem", "net", input_size=(32, 32)).eval()
         x = torch.rand(3, 3, 32, 32) * 255
+        mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1) * 255
+        std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1) * 255
         with torch.no_grad():
             outputs, _ = teacher.tail(teacher.head(x))
-        self.assertEqual(tuple(teacher.predictions(outputs).shape), (3, 10))
+            want = net((x - mean) / std)
+        torch.testing.assert_close(teacher.predictions(outputs), want)
+        self.assertEqual(tuple(want.shape), (3, 10))
         self.assertEqual(teacher.tap_shape(), (24, 8, 8))
         self.assertEqual(teacher.metric, "top-1 agreement")
 
@@ -81,9 +116,11 @@ class TorchScriptTeacherTest(unittest.TestCase):
             torch.jit.script(Split(net)).save(path)
             teacher = TorchScriptTeacher(path, input_size=(32, 32)).eval()
         x = torch.rand(2, 3, 32, 32) * 255
+        mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1) * 255  # ImageNet statistics, as for FxTeacher
+        std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1) * 255
         with torch.no_grad():
             outputs, _ = teacher.tail(teacher.head(x))
-            want = net((x - teacher.mean) / teacher.std)
+            want = net((x - mean) / std)
         torch.testing.assert_close(outputs["logits"], want)
 
 

@@ -1,6 +1,8 @@
-"""Training mechanics on a tiny synthetic cache: sandwich sizes, step decay, the probe loss falls, checkpoints resume,
+"""Training mechanics on a tiny synthetic cache: sandwich sizes, step decay, the probe loss falls, checkpoints restore
+the exact state and resume deterministically, the ablation really trains without quantization noise,
 the output-affine init matches the target's moments."""
 import os
+import shutil
 import tempfile
 import unittest
 
@@ -78,11 +80,54 @@ class TrainLoopTest(unittest.TestCase):
             self.assertEqual(len({h[0] for h in r2.history}), 14)
             self.assertLess(r2.probe_before[1], r.probe_before[1])  # started from trained weights
 
-    def test_ablation_trains_without_quantization(self):
+    def test_checkpoint_restores_the_exact_state(self):
+        # A run checkpointed at its end, resumed with nothing left to do, measures exactly what the first run
+        # measured last: the weights come back bit for bit, with the step and the loss history. Two resumed runs
+        # from the same checkpoint then take the same steps.
         cache = tiny_cache()
-        cfg = TrainConfig(steps=2, batch=2, noise=False, log_every=100, checkpoint_every=0, probe_views=2)
-        r = train(Student(), None, cache, cfg, torch.device("cpu"), None, log=lambda *a: None)
-        self.assertEqual(r.steps, 2)
+        torch.manual_seed(0)
+        cfg = TrainConfig(steps=4, batch=4, lr=3e-3, log_every=100, checkpoint_every=2, probe_views=4)
+        quiet = {"log": lambda *a: None}
+        with tempfile.TemporaryDirectory() as d:
+            ckpt = os.path.join(d, "c.ckpt")
+            r = train(Student(), None, cache, cfg, torch.device("cpu"), ckpt, **quiet)
+            again = train(Student(), None, cache, cfg, torch.device("cpu"), ckpt, resume=True, **quiet)
+            self.assertEqual(again.steps, 4)
+            self.assertEqual(again.probe_before, r.probe_after)
+            self.assertEqual(again.history, r.history)
+            # Two copies of the step-4 checkpoint, each resumed to step 6, take the same two steps.
+            shutil.copy(ckpt, ckpt + ".copy")
+            longer = TrainConfig(**{**cfg.__dict__, "steps": 6, "checkpoint_every": 0})
+            b1 = train(Student(), None, cache, longer, torch.device("cpu"), ckpt, resume=True, **quiet)
+            b2 = train(Student(), None, cache, longer, torch.device("cpu"), ckpt + ".copy", resume=True, **quiet)
+            self.assertEqual(b1.steps, 6)
+            self.assertEqual(b1.probe_before, r.probe_after)  # both started from the trained weights
+            self.assertEqual(b1.history, b2.history)
+            self.assertEqual(b1.probe_after, b2.probe_after)
+            self.assertEqual(b1.history[:len(r.history)], r.history)  # the first 4 steps are kept
+            self.assertEqual(sorted({h[0] for h in b1.history}), [0, 1, 2, 3, 4, 5])
+
+    def test_ablation_trains_without_quantization(self):
+        # One cached view, so every batch is that view: the first step's training loss is then exactly the
+        # unquantized probe loss when noise is off, and differs from it when the bottleneck gets quantization
+        # noise. Training without noise still lowers the loss.
+        cache = tiny_cache(n=1)
+        quiet = {"log": lambda *a: None}
+        for noise in (False, True):
+            torch.manual_seed(0)
+            cfg = TrainConfig(steps=8, batch=2, lr=3e-3, middle=2, noise=noise, log_every=100,
+                              checkpoint_every=0, probe_views=1)  # middle=2: every size at every step
+            r = train(Student(), None, cache, cfg, torch.device("cpu"), None, **quiet)
+            first = {s: loss for step, s, loss in r.history if step == 0}
+            self.assertEqual(sorted(first), [1, 2, 3, 4])
+            for s, loss in first.items():
+                if noise:
+                    self.assertGreater(abs(loss - r.probe_before[s]), 1e-4 * r.probe_before[s])
+                else:
+                    self.assertAlmostEqual(loss, r.probe_before[s], delta=1e-5 * r.probe_before[s])
+            if not noise:
+                for s in (1, 4):
+                    self.assertLess(r.probe_after[s], 0.9 * r.probe_before[s])
 
 
 if __name__ == "__main__":
