@@ -22,7 +22,7 @@ using BackendFactory = std::function<Result<std::unique_ptr<DecoderBackend>>(con
 
 // The unsigned decimal option `key`, if present: std::nullopt when absent, invalid_argument (with `what` as the
 // message, e.g. "random_seed must be a decimal integer in 0..2^64-1") when the text is empty, has a sign,
-// trailing characters, or lies outside [min, max]. Never throws (std::from_chars, no std::stoull).
+// trailing characters, or lies outside [min, max]. Never throws (std::from_chars).
 inline Result<std::optional<uint64_t>> option_u64(const BackendOptions& options, const std::string& key, uint64_t min,
                                                   uint64_t max, const char* what) noexcept {
   auto it = options.find(key);
