@@ -3,6 +3,7 @@
 #pragma once
 
 #include <slimcodec/common/result.hpp>
+#include <slimcodec/wire/detection.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -24,6 +25,13 @@ struct FeatureMap {
   TensorShape shape;
 };
 
+// The task's answer a backend computed from the last decode() (a detector's boxes, in the model input's pixels),
+// viewed in the backend's own buffer. Empty (count 0) for backends that only reconstruct features.
+struct Detections {
+  const wire::Detection* data = nullptr;
+  size_t count = 0;
+};
+
 struct Decoded {
   FeatureMap features;
   double decode_ms = 0;  // wall time of the backend's work, measured around run()
@@ -34,6 +42,9 @@ class DecoderBackend {
  public:
   virtual ~DecoderBackend() = default;
   virtual std::string_view name() const = 0;
+
+  // The detections of the last successful decode(), valid until the next one; none unless the backend detects.
+  virtual Detections detections() const { return {}; }
 
   // Decodes a CHW float tensor; times the backend's work.
   Result<Decoded> decode(const float* features, TensorShape shape) {

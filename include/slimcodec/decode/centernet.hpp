@@ -5,6 +5,7 @@
 #pragma once
 
 #include <slimcodec/common/result.hpp>
+#include <slimcodec/wire/detection.hpp>
 
 #include <algorithm>
 #include <array>
@@ -14,16 +15,9 @@
 
 namespace slimcodec::decode {
 
-// One detected object. Box corners (x1, y1) top-left, (x2, y2) bottom-right, in the pixels the caller asked for
-// (CenterNetParams::scale_x/scale_y; 1 = the model's input pixels).
-struct Detection {
-  uint16_t class_id = 0;
-  float score = 0;
-  float x1 = 0, y1 = 0, x2 = 0, y2 = 0;
-};
-
-// The most detections one decode returns (and one Reply carries, docs/wire-format.md): the graph's own top 100.
-inline constexpr size_t kMaxDetections = 100;
+// Detections are the wire's records (wire/detection.hpp), so a backend's result goes into a Reply unchanged.
+using wire::Detection;
+using wire::kMaxDetections;
 
 struct CenterNetParams {
   size_t classes = 80;            // heatmap channels; the maps have classes + 4 channels
