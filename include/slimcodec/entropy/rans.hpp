@@ -82,31 +82,50 @@ inline Result<size_t> encode_payload(const uint8_t* codes, size_t channels, size
 }
 
 // ------------------------------ decode
+// GCC's SLP vectorizer packs the 8 independent state updates into vector registers and extracts them again,
+// which is slower than scalar code; keep the decode loop scalar.
+#if defined(__GNUC__) && !defined(__clang__)
+#define SLIMCODEC_RANS_SCALAR_LOOP __attribute__((optimize("no-tree-slp-vectorize", "no-tree-vectorize")))
+#else
+#define SLIMCODEC_RANS_SCALAR_LOOP
+#endif
+
 namespace detail {
 
 // One symbol: look up slot x mod 2^12, step the state, refill 16 bits when it fell below 2^15.
 // The caller guarantees two readable bytes at p.
 inline uint8_t dec_step(uint32_t& x, const uint32_t* tab, const uint8_t*& p) noexcept {
   const uint32_t e = tab[x & (kPrecision - 1)];
-  uint32_t s = (((e >> 8) & 0xFFF) + 1) * (x >> kPrecisionBits) + (e >> 20);
-  const uint32_t word = wire::load_le16(p);
-  const bool refill = s < kStateLow;
-  s = refill ? (s << 16) | word : s;
-  p += refill ? 2 : 0;
+  uint32_t s = dec_freq(e) * (x >> kPrecisionBits) + dec_bias(e);
+  // Branch-free: refill is taken about half the time at high b, so a branch would mispredict (GCC emits one
+  // for the plain ?: here, hence the conditional move spelled out on x86-64).
+  const uint32_t refilled = (s << 16) | wire::load_le16(p);
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  uint64_t step = 0;  // 1 when refilled: the carry of the same comparison
+  __asm__("cmpl %[low], %[s]\n\tcmovbl %[r], %[s]\n\tadcq $0, %[step]"
+          : [s] "+r"(s), [step] "+r"(step)
+          : [r] "r"(refilled), [low] "i"(kStateLow)
+          : "cc");
+  p += 2 * step;
+#else
+  p += s < kStateLow ? 2 : 0;
+  s = s < kStateLow ? refilled : s;
+#endif
   x = s;
   return static_cast<uint8_t>(e);
 }
 
-// Codes [a, e) with one table; false when the stream runs out of words.
-inline bool dec_run(const uint32_t* tab, uint32_t* x, size_t a, size_t e, const uint8_t*& p, const uint8_t* end,
+// Codes [a, e) with one table; false when the stream runs out of words. The read position lives in a local:
+// through a reference, every code stored (uint8_t may alias anything) would force it back to memory.
+SLIMCODEC_RANS_SCALAR_LOOP inline bool dec_run(const uint32_t* tab, uint32_t* x, size_t a, size_t e, const uint8_t*& pos, const uint8_t* end,
                     uint8_t* codes) noexcept {
+  const uint8_t* p = pos;
   size_t i = a;
   // Unchecked blocks of 8 symbols, one per state, while 8 words (the most a block reads) remain.
   if (i % kStates != 0) {
     for (; i < e && i % kStates != 0; ++i) {
-      const uint32_t* t = tab;
-      const uint32_t en = t[x[i % kStates] & (kPrecision - 1)];
-      uint32_t s = (((en >> 8) & 0xFFF) + 1) * (x[i % kStates] >> kPrecisionBits) + (en >> 20);
+      const uint32_t en = tab[x[i % kStates] & (kPrecision - 1)];
+      uint32_t s = dec_freq(en) * (x[i % kStates] >> kPrecisionBits) + dec_bias(en);
       if (s < kStateLow) {
         if (end - p < 2) return false;
         s = (s << 16) | wire::load_le16(p);
@@ -134,7 +153,7 @@ inline bool dec_run(const uint32_t* tab, uint32_t* x, size_t a, size_t e, const 
   for (; i < e; ++i) {
     uint32_t& st = x[i % kStates];
     const uint32_t en = tab[st & (kPrecision - 1)];
-    uint32_t s = (((en >> 8) & 0xFFF) + 1) * (st >> kPrecisionBits) + (en >> 20);
+    uint32_t s = dec_freq(en) * (st >> kPrecisionBits) + dec_bias(en);
     if (s < kStateLow) {
       if (end - p < 2) return false;
       s = (s << 16) | wire::load_le16(p);
@@ -143,6 +162,7 @@ inline bool dec_run(const uint32_t* tab, uint32_t* x, size_t a, size_t e, const 
     st = s;
     codes[i] = static_cast<uint8_t>(en);
   }
+  pos = p;
   return true;
 }
 

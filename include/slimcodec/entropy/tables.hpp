@@ -31,10 +31,13 @@ struct EncSymbol {
   uint16_t rcp_shift = 0;  // shift - 1 with shift = ceil(log2 f), or 0 for f = 1
 };
 
-// Decoder entry of one slot (x mod 2^12): symbol in bits 0-7, f - 1 in bits 8-19, slot - cum in bits 20-31.
+// Decoder entry of one slot (x mod 2^12): symbol in bits 0-7, slot - cum in bits 8-19, f in bits 20-31
+// (f <= 4095: every table has at least two symbols of frequency >= 1).
 constexpr uint32_t dec_entry(uint32_t symbol, uint32_t freq, uint32_t bias) noexcept {
-  return symbol | ((freq - 1) << 8) | (bias << 20);
+  return symbol | (bias << 8) | (freq << 20);
 }
+constexpr uint32_t dec_freq(uint32_t entry) noexcept { return entry >> 20; }
+constexpr uint32_t dec_bias(uint32_t entry) noexcept { return (entry >> 8) & 0xFFF; }
 
 // Checks one table: exactly 2^b frequencies, each >= 1, summing to 2^12.
 inline Result<void> check_frequencies(const uint16_t* freq, unsigned bits) noexcept {
