@@ -90,7 +90,7 @@ class DeviceLoop {
     r.send_ms = now_ms();
     r.encode_ms = r.send_ms - r.start_ms;
     for (unsigned b = 1; b <= kMaxBits; ++b) table_.observe_encoder_ms(d.s, b, r.encode_ms);  // cost depends on s
-    table_.at(d.s, d.b).bytes = double(frame->size);
+    table_.observe_bytes(d.s, d.b, double(frame->size));  // running mean of the sizes sent
     if (auto sent = link_.send_frame(frame->data, frame->size); !sent) return sent.error();
 
     auto reply = await_reply(r);

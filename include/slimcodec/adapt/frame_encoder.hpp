@@ -31,6 +31,13 @@ class FrameEncoder {
     frame_.resize(max_frame_size(latent_.size(), kMaxBits));
   }
 
+  // Codec 1 from now on with these tables (nullptr: codec 0 only). The tables must outlive this object; the
+  // code scratch is allocated here, once, so the frame loop still does not allocate.
+  void set_entropy_tables(const entropy::TableSet* tables) {
+    tables_ = tables;
+    if (tables != nullptr) codes_.resize(latent_.size());
+  }
+
   size_t values() const { return latent_.size(); }
   Encoder& encoder() { return encoder_; }
   const std::vector<float>& latent() const { return latent_; }  // the last encode()'s bottleneck tensor
@@ -49,7 +56,10 @@ class FrameEncoder {
     p.bound_mode = wire::BoundMode::from_ensemble_size;
     p.frame_id = frame_id;
     p.timestamp_us = timestamp_us;
-    auto size = encode_frame(latent_.data(), p, frame_.data(), frame_.size());
+    auto size = tables_ != nullptr
+                    ? encode_frame(latent_.data(), p, frame_.data(), frame_.size(),
+                                   EntropyCoding{tables_, codes_.data(), codes_.size()})
+                    : encode_frame(latent_.data(), p, frame_.data(), frame_.size());
     if (!size) return size.error();
     const auto stop = std::chrono::steady_clock::now();
     return EncodedFrame{frame_.data(), *size, std::chrono::duration<double, std::milli>(stop - start).count()};
@@ -64,6 +74,8 @@ class FrameEncoder {
   Shape16 shape_;
   std::vector<float> latent_;
   std::vector<uint8_t> frame_;
+  const entropy::TableSet* tables_ = nullptr;
+  std::vector<uint8_t> codes_;
 };
 
 }  // namespace slimcodec::adapt
