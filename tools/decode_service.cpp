@@ -38,7 +38,8 @@ options:
   --port N             TCP port (default 7878; 0 picks a free one and prints it)
   --workers N          decode threads, each with its own backend instance (default 2)
   --backend NAME       decoder backend (default identity); --list-backends shows what this build has
-  --option KEY=VALUE   backend setting, repeatable (e.g. weights=model.safetensors)
+  --option KEY=VALUE   backend setting, repeatable (e.g. weights=model.safetensors; native: max_pixels=N, the
+                       largest H x W accepted, default 9216)
   --max-inflight N     frames decoding plus replies unwritten, per connection, before reading pauses (default 32)
   --max-connections N  connections served at once; more are closed on accept (default 1024)
   --memory-budget-mb N memory for frames across all connections: parser buffers, payloads being decoded and
