@@ -20,6 +20,7 @@
 #include "slimcodec/model/encoder.hpp"
 #include "slimcodec/quant/bound_rules.hpp"
 #include "slimcodec/weights/safetensors.hpp"
+#include "slimcodec/weights/to_float.hpp"
 
 using namespace slimcodec;
 using weights::SafeTensorsFile;
@@ -44,30 +45,13 @@ std::string meta(const SafeTensorsFile& f, const char* key) {
   return std::string(*v);
 }
 
-// IEEE binary16 -> float (the fixture stores the large maps as F16).
-float half_to_float(uint16_t h) {
-  const uint32_t sign = uint32_t(h & 0x8000u) << 16;
-  const uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
-  if (exp == 0) return (sign ? -1.f : 1.f) * std::ldexp(float(mant), -24);
-  uint32_t bits = exp == 31 ? sign | 0x7f800000u | (mant << 13) : sign | ((exp + 112u) << 23) | (mant << 13);
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
 std::vector<float> tensor_as_float(const SafeTensorsFile& f, const std::string& name, size_t n) {
   auto t = f.find(name);
   INFO(name);
   REQUIRE(t);
   REQUIRE(t->numel() == n);
   std::vector<float> out(n);
-  if (t->dtype == weights::DType::F32) {
-    std::memcpy(out.data(), t->data, n * 4);
-  } else {
-    REQUIRE(t->dtype == weights::DType::F16);
-    const auto* p = static_cast<const uint8_t*>(t->data);
-    for (size_t i = 0; i < n; ++i) out[i] = half_to_float(uint16_t(p[2 * i] | (p[2 * i + 1] << 8)));
-  }
+  REQUIRE(weights::to_float(*t, out.data(), n));
   return out;
 }
 

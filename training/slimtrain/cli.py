@@ -24,6 +24,14 @@ from .train import TrainConfig, train
 kPresets = {
     "smoke": dict(input_size=128, views=2, train_limit=4, heldout_limit=2, steps=8, batch=2, lr=3e-3,
                   time_budget=0.0, later_taps=(), amp="none", eval_batch=4, log_every=5, checkpoint_every=10),
+    # Two-core CPU: 240 steps of 16 crops of 64x64, then 360 steps of 2 whole 256x256 views (about 10 + 29
+    # minutes with one OpenMP thread while a second run uses the other core), cosine learning rate. Counted in
+    # steps, so that seeds and the ablation compare step for step whatever else the machine does; the time
+    # budget is a safety net. The ablation trains beside it in a second process (--parallel-ablation).
+    "cpu": dict(input_size=512, views=12, train_limit=None, heldout_limit=None, steps=600, batch=2, lr=2e-3,
+                time_budget=50 * 60.0, later_taps=(), amp="none", eval_batch=8, log_every=25, checkpoint_every=25,
+                schedule="cosine", crop=64, crop_batch=16, crop_fraction=0.4, margin=3,
+                curve_at=(0.4, 0.6, 0.8, 1.0)),
     "full": dict(input_size=512, views=48, train_limit=None, heldout_limit=None, steps=100000, batch=32, lr=2e-3,
                  time_budget=180.0, later_taps=(), amp="bf16", eval_batch=32, log_every=100, checkpoint_every=500),
 }
@@ -76,18 +84,23 @@ def cmd_prepare_data(args):
 def _report_info(args, teacher, evaluator, p, results, device, n_train, n_views):
     c, h, w = teacher.tap_shape()
     student_hw = (2 * h, 2 * w)
-    scale = "smoke (CPU, tiny: checks the pipeline, not the model)" if args.preset == "smoke" else "full"
+    scale = {"smoke": "smoke (CPU, tiny: checks the pipeline, not the model)",
+             "cpu": "cpu (two-core machine, crop + whole-view distillation)"}.get(args.preset, "full")
     training = {"preset": args.preset, "device": str(device) + (f" ({torch.cuda.get_device_name(device)})"
                                                               if device.type == "cuda" else ""),
                 "torch": torch.__version__, "teacher": teacher.name, "tap": teacher.tap,
                 "teacher_input": list(teacher.input_size), "student_input": list(student_hw),
                 "train_images": n_train, "views": n_views, "heldout_images": int(evaluator.frames.shape[0]),
                 "reference_objects": evaluator.objects, "batch": p["batch"], "lr": p["lr"]}
+    training["threads"] = torch.get_num_threads()
+    training["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.system()}"
+    training["seed"] = args.seed
     for name, r in results.items():
-        training[f"{name}_steps"] = r.steps
-        training[f"{name}_seconds"] = round(r.seconds, 1)
-        training[f"{name}_probe_loss_before"] = {str(k): round(v, 5) for k, v in r.probe_before.items()}
-        training[f"{name}_probe_loss_after"] = {str(k): round(v, 5) for k, v in r.probe_after.items()}
+        r = _result_json(r)
+        training[f"{name}_steps"] = r["steps"]
+        training[f"{name}_seconds"] = r["seconds"]
+        training[f"{name}_probe_loss_before"] = {str(k): round(v, 5) for k, v in r["probe_before"].items()}
+        training[f"{name}_probe_loss_after"] = {str(k): round(v, 5) for k, v in r["probe_after"].items()}
     src = (f"measured by training/ (slimtrain run --preset {args.preset}) on {training['heldout_images']} held-out "
            f"images; teacher {teacher.name} split at {teacher.tap}")
     return {"source": src, "metric": teacher.metric, "scale": scale,
@@ -96,6 +109,59 @@ def _report_info(args, teacher, evaluator, p, results, device, n_train, n_views)
             "the teacher's top-1 class on the full-resolution frame",
             "quantizer": {"rule": "quant::bounds_from_ensemble", "k": 3.0, "member_sigma": 1.0},
             "training": training}
+
+
+def _threads(spec: str) -> int:
+    """--threads: a number, or 'auto': the cores not busy now (1-minute load average), at least one. On a loaded
+    machine a second OpenMP thread costs more than it brings (docs/training.md)."""
+    if spec != "auto":
+        return max(1, int(spec))
+    return max(1, (os.cpu_count() or 1) - int(round(os.getloadavg()[0])))
+
+
+def _curve_probe(evaluator, log):
+    """Held-out mAP and tap NMSE of s = 1 and s = 4 at b = 2 and b = 4: the learning curve's points."""
+    def probe(step, student):
+        out = {}
+        for s_, b_ in ((1, 2), (1, 4), (4, 2), (4, 4)):
+            r = evaluator.student(student, s_, b_)
+            out[f"s{s_}b{b_}"] = {"map": round(r["map"], 2), "tap_nmse": round(r["tap_nmse"], 4)}
+        return out
+    return probe
+
+
+def _train_variant(variant, args, p, teacher, cache, device, evaluator=None):
+    cfg = TrainConfig(steps=p["steps"], batch=p["batch"], lr=p["lr"], time_budget=p["time_budget"],
+                      later_taps=tuple(p["later_taps"]), amp=p["amp"], channels_last=device.type == "cuda",
+                      seed=args.seed, log_every=p["log_every"], checkpoint_every=p["checkpoint_every"],
+                      noise=variant == "noise", **{k: p[k] for k in ("schedule", "crop", "crop_batch",
+                                                                      "crop_fraction", "margin") if k in p})
+    if variant == "noise" and evaluator is not None and p.get("curve_at"):
+        cfg = dataclasses.replace(cfg, curve_at=tuple(p["curve_at"]))
+    torch.manual_seed(args.seed)
+    student = Student()
+    _log("training with noise regularization (sandwich rule)" if variant == "noise" else
+         "ablation: training without noise regularization")
+    result = train(student, teacher, cache, cfg, device, os.path.join(args.out, f"{variant}.ckpt"), args.resume,
+                   log=_log, on_curve=_curve_probe(evaluator, _log) if evaluator is not None else None)
+    return student, result
+
+
+def _spawn_ablation(args):
+    """The ablation in a second process with one thread, on the same data, seed and budget."""
+    import subprocess
+    cmd = [sys.executable, os.path.join(paths.kRepoRoot, "training", "train.py"), "run", "--variant", "ablation",
+           "--threads", "1"]
+    for k in ("preset", "data", "out", "name", "teacher", "device", "seed", "steps", "batch", "lr", "time_budget",
+              "views", "train_limit", "heldout_limit", "amp", "later_taps", "gt_threshold"):
+        v = getattr(args, k)
+        if v is not None:
+            cmd += ["--" + k.replace("_", "-"), str(v)]
+    if args.resume:
+        cmd.append("--resume")
+    log = open(os.path.join(args.out, "ablation.log"), "a")
+    _log(f"ablation in a second process (log: {log.name})")
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
 def cmd_run(args):
@@ -109,11 +175,13 @@ def cmd_run(args):
     device = _device(args.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels once
+    elif args.threads:
+        torch.set_num_threads(_threads(args.threads))
     os.makedirs(args.out, exist_ok=True)
     t_start = time.monotonic()
     torch.manual_seed(args.seed)
     _log(f"slimtrain run --preset {args.preset} on {device}, torch {torch.__version__}, python "
-         f"{platform.python_version()}")
+         f"{platform.python_version()}, {torch.get_num_threads()} thread(s), seed {args.seed}")
     try:
         teacher = _teacher(args.teacher, p["input_size"], device)
     except FileNotFoundError as e:
@@ -125,8 +193,16 @@ def cmd_run(args):
     _log(f"teacher {teacher.name}: input {teacher.input_size}, tap {teacher.tap} {c}x{h}x{w}")
     if c != 24:
         raise ValueError(f"the tap has {c} channels; the paper reconstructor produces 24")
+    variants = [args.variant] if args.variant != "both" else ["noise"] + ([] if args.no_ablation else ["ablation"])
+    child = None
+    if args.parallel_ablation and variants == ["noise", "ablation"]:
+        child, variants = _spawn_ablation(args), ["noise"]
     train_imgs, held_imgs = _images(args.data, p["train_limit"], p["heldout_limit"])
     _log(f"data {args.data}: {len(train_imgs)} training images, {len(held_imgs)} held-out")
+    frames = _frames(teacher, held_imgs, device)
+    evaluator = Evaluator(teacher, frames, batch=p["eval_batch"], gt_threshold=args.gt_threshold)
+    if evaluator.objects == 0:
+        raise RuntimeError(f"the teacher finds no object with score >= {args.gt_threshold} in the held-out images")
     cache_path = os.path.join(args.out, "targets.pt")
     if args.resume and os.path.exists(cache_path):
         cache = TargetCache.load(cache_path, device)
@@ -134,63 +210,63 @@ def cmd_run(args):
     else:
         cache = TargetCache.build(teacher, train_imgs, p["views"], args.seed, p["later_taps"], device,
                                   batch=p["eval_batch"], log=_log)
-        if args.save_cache:
+        if args.save_cache and args.variant != "ablation":
             cache.save(cache_path)
-    cfg = TrainConfig(steps=p["steps"], batch=p["batch"], lr=p["lr"], time_budget=p["time_budget"],
-                      later_taps=tuple(p["later_taps"]), amp=p["amp"], channels_last=device.type == "cuda",
-                      seed=args.seed, log_every=p["log_every"], checkpoint_every=p["checkpoint_every"])
     results, students = {}, {}
-    torch.manual_seed(args.seed)
-    students["noise"] = Student()
-    _log("training with noise regularization (sandwich rule)")
-    results["noise"] = train(students["noise"], teacher, cache, cfg, device,
-                             os.path.join(args.out, "noise.ckpt"), args.resume, log=_log)
-    if not args.no_ablation:
-        torch.manual_seed(args.seed)
-        students["ablation"] = Student()
-        # Same number of steps as the main run, so the comparison is per step; the budget is a safety net.
-        acfg = dataclasses.replace(cfg, noise=False, steps=results["noise"].steps,
-                                   time_budget=1.1 * cfg.time_budget if cfg.time_budget else 0.0)
-        _log(f"ablation: training without noise regularization for {acfg.steps} steps")
-        results["ablation"] = train(students["ablation"], teacher, cache, acfg, device,
-                                    os.path.join(args.out, "ablation.ckpt"), args.resume, log=_log)
+    for variant in variants:
+        students[variant], results[variant] = _train_variant(variant, args, p, teacher, cache, device,
+                                                             evaluator if variant == "noise" else None)
     del cache
-    frames = _frames(teacher, held_imgs, device)
-    evaluator = Evaluator(teacher, frames, batch=p["eval_batch"], gt_threshold=args.gt_threshold)
-    if evaluator.objects == 0:
-        raise RuntimeError(f"the teacher finds no object with score >= {args.gt_threshold} in the held-out images")
+    sizes, bits = range(1, Student().members + 1), (1, 2, 3, 4)
+    name = args.name or f"{args.preset}"
+    meta = {"teacher": teacher.name, "tap": teacher.tap, "teacher_input": json.dumps(list(teacher.input_size)),
+            "student_input": json.dumps([2 * h, 2 * w]), "preset": args.preset, "seed": str(args.seed)}
+    if args.variant == "ablation":  # the second process of --parallel-ablation: its rows and weights
+        _log("student, no noise regularization:")
+        rows = evaluator.table(students["ablation"], sizes, bits, log=_log)
+        r = results["ablation"]
+        save_student(students["ablation"].cpu(), os.path.join(args.out, f"slimcodec-{name}-no-noise.safetensors"),
+                     {**meta, "noise_regularization": "false", "steps": str(r.steps)})
+        with open(os.path.join(args.out, "ablation-rows.json"), "w") as f:
+            json.dump({"rows": rows, "result": _result_json(r)}, f)
+        return 0
     calibration = evaluator.calibration()
     _log(f"evaluation on {frames.shape[0]} held-out frames, {evaluator.objects} reference objects; "
          f"calibration {calibration}")
-    sizes, bits = range(1, students["noise"].members + 1), (1, 2, 3, 4)
     _log("student, noise regularization:")
     rows = evaluator.table(students["noise"], sizes, bits, log=_log)
     ablation = None
     if "ablation" in students:
         _log("student, no noise regularization:")
         ablation = evaluator.table(students["ablation"], sizes, bits, log=_log)
+    if child is not None:
+        _log("waiting for the ablation process")
+        if child.wait() != 0:
+            raise RuntimeError(f"the ablation process failed (exit {child.returncode}); see {args.out}/ablation.log")
+        with open(os.path.join(args.out, "ablation-rows.json")) as f:
+            blob = json.load(f)
+        ablation = blob["rows"]
+        results["ablation"] = blob["result"]
     info = _report_info(args, teacher, evaluator, p, results, device, len(train_imgs), len(train_imgs) * p["views"])
     mmacs = encoder_macs(2 * h, 2 * w) / 1e6
     table = build_table(info, rows, ablation, calibration, 6 * (h // 2) * (w // 2), mmacs)
-    name = args.name or f"{args.preset}"
+    table["learning_curve"] = results["noise"].curve
+    table["crop_gap"] = results["noise"].crop_gap
+    table["command"] = args.command_line
     files = write_all(table, os.path.join(args.out, f"accuracy-{name}"),
                       f"slimcodec accuracy ({args.preset} scale): {teacher.name}, {2 * h}x{2 * w} encoder input")
-    meta = {"teacher": teacher.name, "tap": teacher.tap, "teacher_input": json.dumps(list(teacher.input_size)),
-            "student_input": json.dumps([2 * h, 2 * w]), "preset": args.preset, "steps": results["noise"].steps,
-            "noise_regularization": "true"}
+    meta.update(steps=str(results["noise"].steps), noise_regularization="true")
     weights = os.path.join(args.out, f"slimcodec-{name}.safetensors")
     save_student(students["noise"].cpu(), weights, meta)
     files["weights"] = weights
     if "ablation" in students:
         files["weights_ablation"] = os.path.join(args.out, f"slimcodec-{name}-no-noise.safetensors")
         save_student(students["ablation"].cpu(), files["weights_ablation"],
-                     {**meta, "noise_regularization": "false", "steps": results["ablation"].steps})
+                     {**meta, "noise_regularization": "false", "steps": str(results["ablation"].steps)})
     if not args.no_torchscript:
         files.update(export_torchscript(students["noise"], teacher, os.path.join(args.out, "torchscript"), log=_log))
     summary = {"files": files, "seconds": round(time.monotonic() - t_start, 1),
-               "loss": {k: {"probe_before": r.probe_before, "probe_after": r.probe_after, "steps": r.steps,
-                            "first_steps": r.mean_loss(True, 3), "last_steps": r.mean_loss(False, 3)}
-                        for k, r in results.items()}}
+               "loss": {k: _result_json(r) for k, r in results.items()}}
     with open(os.path.join(args.out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
     _log(f"wrote {', '.join(files.values())} in {summary['seconds']:.0f} s")
@@ -198,9 +274,9 @@ def cmd_run(args):
         _publish(files, name, teacher)
     if args.check_loss_falls:
         failed = False
-        for k, r in results.items():
-            for s, before in r.probe_before.items():
-                after = r.probe_after[s]
+        for k, r in summary["loss"].items():
+            for s, before in r["probe_before"].items():
+                after = r["probe_after"][s]
                 fell = after < args.check_loss_falls * before
                 failed |= not fell
                 _log(f"{'ok' if fell else 'FAIL'}: {k} s={s} probe loss {before:.4f} -> {after:.4f} "
@@ -208,6 +284,14 @@ def cmd_run(args):
         if failed:
             return 1
     return 0
+
+
+def _result_json(r) -> dict:
+    if isinstance(r, dict):  # already converted (the ablation process's)
+        return r
+    return {"probe_before": {str(k): v for k, v in r.probe_before.items()},
+            "probe_after": {str(k): v for k, v in r.probe_after.items()}, "steps": r.steps,
+            "seconds": round(r.seconds, 1), "first_steps": r.mean_loss(True, 3), "last_steps": r.mean_loss(False, 3)}
 
 
 def _publish(files, name, teacher):
@@ -292,6 +376,11 @@ def main(argv=None) -> int:
     p.add_argument("--teacher", default="centernet")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", default="auto", help="OpenMP threads on the CPU: a number or 'auto' (idle cores)")
+    p.add_argument("--variant", choices=("both", "noise", "ablation"), default="both",
+                   help="train both (default), or only the main run or only the ablation")
+    p.add_argument("--parallel-ablation", action="store_true",
+                   help="train the ablation in a second one-thread process beside the main run")
     for k, t in (("steps", int), ("batch", int), ("lr", float), ("time-budget", float), ("views", int),
                  ("train-limit", int), ("heldout-limit", int)):
         p.add_argument("--" + k, type=t, default=None)
@@ -341,6 +430,7 @@ def main(argv=None) -> int:
     p.set_defaults(fn=cmd_check_teacher)
 
     args = ap.parse_args(argv)
+    args.command_line = "training/train.py " + " ".join(sys.argv[1:] if argv is None else argv)
     if args.cmd == "run":
         if args.data is None:
             args.data = "skimage" if args.preset == "smoke" else paths.kDefaultDataDir

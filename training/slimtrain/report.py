@@ -2,6 +2,7 @@
 and a plot of accuracy against bytes per frame for each ensemble size."""
 import json
 import math
+import re
 import os
 from typing import Dict, List, Optional
 
@@ -54,6 +55,10 @@ def build_table(info: dict, rows: List[dict], ablation: Optional[List[dict]], ca
     return table
 
 
+def _curve_keys(curve: List[dict]) -> List[str]:
+    return [k for k in curve[0] if re.fullmatch(r"s\d+b\d+", k)]
+
+
 def _cell(rows: List[dict], s: int, b) -> str:
     for r in rows:
         if r["s"] == s and r.get("b") == b:
@@ -92,8 +97,25 @@ def markdown(table: dict, title: str) -> str:
     lines += [f"Calibration, same code path: teacher on the frame itself {cal.get('teacher_fp32')}, "
               f"teacher on the frame after a round trip through the student's input resolution "
               f"{cal.get('teacher_half_resolution')}.", ""]
+    curve = table.get("learning_curve") or []
+    if curve:
+        keys = _curve_keys(curve)
+        lines += ["Learning curve (held-out mAP / tap NMSE; training seconds exclude these evaluations):", "",
+                  "| step | training s | " + " | ".join(k.replace("s", "s=", 1).replace("b", " b=") for k in keys) + " |",
+                  "|---:|---:|" + "---:|" * len(keys)]
+        for pt in curve:
+            lines.append(f"| {pt['step']} | {pt['train_seconds']:.0f} | " +
+                         " | ".join(f"{pt[k]['map']:.1f} / {pt[k]['tap_nmse']:.3f}" for k in keys) + " |")
+        lines.append("")
+    for g in table.get("crop_gap") or []:
+        lines += [f"Crop phase to whole views at step {g['step']}: probe loss on whole views " +
+                  ", ".join(f"s={k} {v:.3f}" for k, v in g["whole_views"].items()) +
+                  "; on crops of the same views, inside the margin " +
+                  ", ".join(f"s={k} {v:.3f}" for k, v in g["crops"].items()) + ".", ""]
     t = table["training"]
     lines += ["Training: " + ", ".join(f"{k} {v}" for k, v in t.items() if not isinstance(v, (dict, list))), ""]
+    if table.get("command"):
+        lines += ["Command: `" + table["command"] + "`", ""]
     return "\n".join(lines)
 
 
@@ -101,7 +123,19 @@ def plot(table: dict, path: str, title: str):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+    curve = table.get("learning_curve") or []
+    if curve:
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110)
+        for k in _curve_keys(curve):
+            ax2.plot([p["train_seconds"] / 60 for p in curve], [p[k]["map"] for p in curve], "o-",
+                     label=k.replace("s", "s=", 1).replace("b", ", b="))
+        ax2.set_xlabel("training minutes")
+        ax2.set_ylabel(table["metric"] + " (held-out)")
+        ax2.set_title("learning curve", fontsize=10)
+        ax2.grid(alpha=0.3)
+        ax2.legend(fontsize=8)
+    else:
+        fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
     sizes = sorted({c["s"] for c in table["configurations"]})
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, s in enumerate(sizes):
@@ -120,6 +154,13 @@ def plot(table: dict, path: str, title: str):
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def rewrite(json_path: str, title: str) -> Dict[str, str]:
+    """Markdown and plot again from a table's JSON (after a change to this file)."""
+    with open(json_path) as f:
+        table = json.load(f)
+    return write_all(table, json_path[:-len(".json")], title)
 
 
 def write_all(table: dict, out_prefix: str, title: str) -> Dict[str, str]:

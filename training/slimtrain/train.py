@@ -5,8 +5,16 @@ between (the sandwich rule), accumulating their gradients into one Adam step. Th
 reconstructed tap and the teacher's, divided by the target's mean square, plus optionally the same at later taps
 after running the frozen teacher tail. With noise regularization each pass draws a bit width and adds one
 quantization step of uniform noise at the bottleneck; without it the bottleneck stays fp32 (the ablation).
-The learning rate halves at each of `lr_phases` equal parts of the run (measured in steps or, with a time budget,
-in whichever of steps and seconds runs out first).
+The learning rate halves at each of `lr_phases` equal parts of the run, or follows a cosine to lr_final
+(`schedule`), with progress measured in steps or, with a time budget, in whichever of steps and seconds runs
+out first.
+
+Crop distillation (`crop` > 0): for the first `crop_fraction` of the run each step trains on `crop_batch`
+aligned crops instead of whole views. The tap is a local function of the frame (stride 4) and the student is
+convolutional, so a c x c crop of the student input at an offset that is a multiple of 4 maps onto the
+c/2 x c/2 crop of the cached full-view tap. `margin` tap pixels along the crop's border are left out of the
+loss: there the teacher had context the crop lacks (docs/training.md measures it: 3 tap pixels make the two
+agree exactly). InstanceNorm and squeeze-excite pool over the whole crop, so the run ends on whole views.
 """
 import contextlib
 import dataclasses
@@ -44,6 +52,13 @@ class TrainConfig:
     checkpoint_every: int = 200
     log_every: int = 20
     probe_views: int = 16  # fixed views whose loss is measured before and after training
+    schedule: str = "step"  # "step": halve at each of lr_phases; "cosine": lr -> lr_final
+    lr_final: float = 5e-5
+    crop: int = 0  # student-input crop side for the crop phase (multiple of 4); 0 = whole views only
+    crop_batch: int = 16
+    crop_fraction: float = 0.0  # share of the run (steps or time) trained on crops
+    margin: int = 3  # tap pixels left out of the loss along each crop border
+    curve_at: Tuple[float, ...] = ()  # fractions of the run at which `on_curve` is called (learning curve)
 
 
 @dataclasses.dataclass
@@ -54,6 +69,8 @@ class TrainResult:
     history: List[Tuple[int, int, float]]  # (step, s, loss)
     probe_before: Dict[int, float]  # tap loss per s on fixed views, unquantized, before training
     probe_after: Dict[int, float]
+    curve: List[dict] = dataclasses.field(default_factory=list)  # on_curve results, in order
+    crop_gap: List[dict] = dataclasses.field(default_factory=list)  # probe loss on whole views vs crops
 
     def mean_loss(self, first: bool, n: int) -> float:
         steps = sorted({h[0] for h in self.history})
@@ -131,12 +148,37 @@ class Progress:
             self.stream.write("\n")
 
 
-def _lr_at(cfg: TrainConfig, step: int, elapsed: float) -> float:
+def _progress(cfg: TrainConfig, step: int, elapsed: float) -> float:
     progress = step / max(1, cfg.steps)
     if cfg.time_budget > 0:
         progress = max(progress, elapsed / cfg.time_budget)
+    return min(1.0, progress)
+
+
+def _lr_at(cfg: TrainConfig, step: int, elapsed: float) -> float:
+    progress = _progress(cfg, step, elapsed)
+    if cfg.schedule == "cosine":
+        return cfg.lr_final + 0.5 * (cfg.lr - cfg.lr_final) * (1 + math.cos(math.pi * progress))
     phase = min(cfg.lr_phases - 1, int(progress * cfg.lr_phases))
     return cfg.lr * cfg.lr_decay ** phase
+
+
+def aligned_crops(views: torch.Tensor, taps: torch.Tensor, crop: int, factor: int, rng: np.random.Generator):
+    """Student-input crops (N x 3 x crop x crop) and the matching tap crops (N x C x crop/2 x crop/2).
+    The student input of the whole view is cropped (the same preprocessing as a full frame), at offsets that are
+    multiples of 4 student pixels: whole latent pixels, and whole tap pixels (the tap has half the student's
+    resolution)."""
+    x = data.student_input(views, factor)
+    h, w = x.shape[-2:]
+    if crop % 4 or crop > min(h, w):
+        raise ValueError(f"crop {crop} must be a multiple of 4 and fit the {h}x{w} student input")
+    xs, ts = [], []
+    for i in range(x.shape[0]):
+        y0 = 4 * int(rng.integers(0, (h - crop) // 4 + 1))
+        x0 = 4 * int(rng.integers(0, (w - crop) // 4 + 1))
+        xs.append(x[i, :, y0:y0 + crop, x0:x0 + crop])
+        ts.append(taps[i, :, y0 // 2:(y0 + crop) // 2, x0 // 2:(x0 + crop) // 2])
+    return torch.stack(xs), torch.stack(ts)
 
 
 def _save(path: str, blob: dict):
@@ -151,13 +193,29 @@ def load_checkpoint(path: str) -> dict:
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
+def probe_crop_loss(student: Student, cache: TargetCache, cfg: TrainConfig, factor: int) -> Dict[int, float]:
+    """probe_loss on fixed aligned crops of the probe views, inside the margin: set beside probe_loss on the
+    same views whole, it measures what training on crops misses (InstanceNorm and squeeze-excite statistics)."""
+    n = min(cfg.probe_views, len(cache))
+    x, t = aligned_crops(cache.views[:n], cache.targets["tap"][:n].float(), cfg.crop, factor,
+                         np.random.default_rng(12345))
+    m = cfg.margin
+    t = t[..., m:t.shape[-2] - m, m:t.shape[-1] - m]
+    scale = float(cache.targets["tap"][:n].float().pow(2).mean().clamp_min(1e-12))
+    with torch.no_grad():
+        return {s: float(F.mse_loss(student(x, s, None, "fp32").float()[..., m:-m or None, m:-m or None], t)) / scale
+                for s in range(1, student.members + 1)}
+
+
 def train(student: Student, teacher, cache: TargetCache, cfg: TrainConfig, device: torch.device,
-          checkpoint: Optional[str] = None, resume: bool = False, log=print) -> TrainResult:
+          checkpoint: Optional[str] = None, resume: bool = False, log=print, on_curve=None) -> TrainResult:
+    """on_curve(step, student) -> dict is called at each of cfg.curve_at (the student in eval mode); its time is
+    not counted against the time budget."""
     student.to(device).train()
     if cfg.channels_last:
         student.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(student.parameters(), lr=cfg.lr)
-    start_step, elapsed0, history = 0, 0.0, []
+    start_step, elapsed0, history, curve, crop_gap = 0, 0.0, [], [], []
     rng = np.random.default_rng(cfg.seed)
     torch.manual_seed(cfg.seed)
     if not (resume and checkpoint and os.path.exists(checkpoint)):
@@ -168,6 +226,8 @@ def train(student: Student, teacher, cache: TargetCache, cfg: TrainConfig, devic
         opt.load_state_dict(blob["opt"])
         start_step, elapsed0 = int(blob["step"]), float(blob["elapsed"])
         history = [tuple(h) for h in blob["history"].tolist()]
+        curve = list(blob.get("curve", []))
+        crop_gap = list(blob.get("crop_gap", []))
         rng = np.random.default_rng([cfg.seed, start_step])
         torch.manual_seed(cfg.seed + start_step)
         log(f"resumed {checkpoint} at step {start_step} ({elapsed0:.0f} s trained)")
@@ -188,20 +248,64 @@ def train(student: Student, teacher, cache: TargetCache, cfg: TrainConfig, devic
         if checkpoint:
             _save(checkpoint, {"student": student.state_dict(), "opt": opt.state_dict(), "step": step,
                                "elapsed": elapsed0 + time.monotonic() - t0, "config": dataclasses.asdict(cfg),
-                               "history": torch.tensor(history, dtype=torch.float64).reshape(-1, 3)})
+                               "history": torch.tensor(history, dtype=torch.float64).reshape(-1, 3),
+                               "curve": curve, "crop_gap": crop_gap})
 
+    def curve_point(fraction: float, train_seconds: Optional[float] = None):
+        nonlocal t0
+        c0 = time.monotonic()
+        student.eval()
+        if train_seconds is None:
+            train_seconds = elapsed0 + c0 - t0
+        point = {"fraction": fraction, "step": step, "train_seconds": round(train_seconds, 1),
+                 **on_curve(step, student)}
+        student.train()
+        curve.append(point)
+        t0 += time.monotonic() - c0  # evaluation time is not training time
+        checkpoint_now()
+
+    pending = sorted(f for f in cfg.curve_at if f < 1.0 and not any(p["fraction"] == f for p in curve))
+    in_crops = cfg.crop > 0 and _progress(cfg, step, elapsed0) < cfg.crop_fraction
+    if in_crops:
+        log(f"crop phase: {cfg.crop_batch} crops of {cfg.crop}x{cfg.crop} per step, margin {cfg.margin} tap px, "
+            f"for {cfg.crop_fraction:.0%} of the run; then whole views, {cfg.batch} per step")
     while step < cfg.steps:
         elapsed = elapsed0 + time.monotonic() - t0
         if cfg.time_budget > 0 and elapsed >= cfg.time_budget:
             log(f"time budget of {cfg.time_budget:.0f} s reached at step {step}")
             break
+        frac = _progress(cfg, step, elapsed)
+        if on_curve and pending and frac >= pending[0]:
+            curve_point(pending.pop(0))
+            log(f"learning curve at step {step}: {curve[-1]}")
+        if in_crops and frac >= cfg.crop_fraction:
+            in_crops = False
+            g0 = time.monotonic()
+            student.eval()
+            gap = {"step": step, "whole_views": probe_loss(student, cache, cfg.probe_views, factor, cfg.batch),
+                   "crops": probe_crop_loss(student, cache, cfg, factor)}
+            student.train()
+            crop_gap.append(gap)
+            t0 += time.monotonic() - g0  # a measurement, not training time
+            log(f"whole views from step {step} ({elapsed:.0f} s); probe loss on whole views "
+                + " ".join(f"s{k}={v:.4f}" for k, v in gap["whole_views"].items()) + ", on crops (inside the margin) "
+                + " ".join(f"s{k}={v:.4f}" for k, v in gap["crops"].items()))
         lr = _lr_at(cfg, step, elapsed)
         for group in opt.param_groups:
             group["lr"] = lr
-        idx = torch.from_numpy(rng.integers(0, len(cache), size=cfg.batch)).to(device)
-        x = data.student_input(cache.views[idx], factor)
-        target = cache.targets["tap"][idx].float()
-        later_targets = {t: cache.targets[t][idx].float() for t in later}
+        if in_crops:
+            idx = torch.from_numpy(rng.integers(0, len(cache), size=cfg.crop_batch)).to(device)
+            x, target = aligned_crops(cache.views[idx], cache.targets["tap"][idx].float(), cfg.crop, factor, rng)
+            m = cfg.margin
+            inner = (slice(None), slice(None), slice(m, target.shape[-2] - m), slice(m, target.shape[-1] - m))
+        else:
+            idx = torch.from_numpy(rng.integers(0, len(cache), size=cfg.batch)).to(device)
+            x = data.student_input(cache.views[idx], factor)
+            target = cache.targets["tap"][idx].float()
+            inner = (slice(None),)
+        later_targets = {t: cache.targets[t][idx].float() for t in later} if not in_crops else {}
+        if later and in_crops:
+            raise ValueError("later taps are not supported in the crop phase")
         if cfg.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         sizes = sandwich_sizes(members, cfg.middle, rng)
@@ -209,7 +313,7 @@ def train(student: Student, teacher, cache: TargetCache, cfg: TrainConfig, devic
             bits = int(rng.choice(cfg.train_bits)) if cfg.noise else None
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext():
                 y = student(x, s, bits, "noise" if cfg.noise else "fp32")
-                loss = F.mse_loss(y.float(), target) / scale["tap"]
+                loss = F.mse_loss(y.float()[inner], target[inner]) / scale["tap"]
                 if later:
                     _, extra = teacher.tail(y, later)
                     loss = loss + cfg.later_weight * sum(
@@ -223,7 +327,7 @@ def train(student: Student, teacher, cache: TargetCache, cfg: TrainConfig, devic
         opt.step()
         opt.zero_grad(set_to_none=True)
         step += 1
-        images_done += cfg.batch
+        images_done += cfg.crop_batch if in_crops else cfg.batch
         run_s = time.monotonic() - t0
         left = cfg.time_budget - (elapsed0 + run_s) if cfg.time_budget > 0 else None
         progress.update(step, lr, ema, images_done / max(run_s, 1e-9), left)
@@ -235,5 +339,8 @@ def train(student: Student, teacher, cache: TargetCache, cfg: TrainConfig, devic
     student.eval()
     probe_after = probe_loss(student, cache, cfg.probe_views, factor, cfg.batch)
     log("probe loss after:  " + " ".join(f"s{k}={v:.4f}" for k, v in probe_after.items()))
+    if on_curve and 1.0 in cfg.curve_at and not any(p["fraction"] == 1.0 for p in curve):
+        curve_point(1.0, elapsed0 + seconds)
+        log(f"learning curve at the end (step {step}): {curve[-1]}")
     return TrainResult(step, elapsed0 + seconds, images_done / max(seconds, 1e-9), history, probe_before,
-                       probe_after)
+                       probe_after, curve, crop_gap)
