@@ -103,7 +103,8 @@ inline Result<size_t> dequantize_frame(const wire::FrameView& f, float* out, siz
   if (h.codec != wire::Codec::rans)
     return quant::unpack_dequantize(f.payload, h.payload_size, n, h.bits, quant::Bounds{h.lo, h.hi}, out, capacity);
   if (tables == nullptr) return Error{Errc::entropy_table_mismatch, "codec-1 frame and no entropy tables"};
-  if (out == nullptr || capacity < n) return Errc::buffer_too_small;
+  // 64-bit count: on a 32-bit host C*H*W of a hostile header can exceed SIZE_MAX.
+  if (out == nullptr || uint64_t{h.channels} * h.height * h.width > capacity) return Errc::buffer_too_small;
   const quant::Bounds bounds{h.lo, h.hi};
   if (!quant::bounds_valid(bounds)) return Errc::bounds_invalid;
   uint8_t* codes = reinterpret_cast<uint8_t*>(out) + 3 * n;  // float i overwrites code j only for j <= i

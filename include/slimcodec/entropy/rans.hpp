@@ -46,6 +46,7 @@ inline Result<size_t> encode_payload(const uint8_t* codes, size_t channels, size
                                      const TableSet& tables, uint8_t* out, size_t cap) noexcept {
   if (!tables.has(bits) || tables.channels() != channels)
     return Error{Errc::entropy_table_mismatch, "no table for this b and channel count"};
+  if (plane != 0 && channels > SIZE_MAX / plane) return Error{Errc::invalid_argument, "C * H * W overflows"};
   const size_t n = channels * plane;
   if ((codes == nullptr && n > 0) || out == nullptr) return Error{Errc::invalid_argument, "null buffer"};
   if (cap < kPayloadHeaderSize) return Errc::buffer_too_small;
@@ -190,6 +191,7 @@ inline Result<void> check_payload_tables(const uint8_t* payload, size_t size, un
 inline Result<void> decode_payload(const uint8_t* payload, size_t size, unsigned bits, size_t channels, size_t plane,
                                    const TableSet& tables, uint8_t* codes, size_t cap) noexcept {
   if (auto ok = check_payload_tables(payload, size, bits, channels, tables); !ok) return ok;
+  if (plane != 0 && channels > SIZE_MAX / plane) return Errc::buffer_too_small;  // 32-bit hosts, huge shapes
   const size_t n = channels * plane;
   if (cap < n || (codes == nullptr && n > 0)) return Errc::buffer_too_small;
   uint32_t x[kStates];
