@@ -1,10 +1,16 @@
 // Decode service on loopback: throughput (frames/s) and p50/p99 latency with 1, 2 and 4 workers, native
 // backend, paper-sized frames (6x96x96 at 4 bits). Baseline in the same run: the same backend decoding the same
 // frame in-process, with no transport; the service's cost is reported as a ratio to it.
+// With LibTorch and the exported detection models: the detection server side both ways (native reconstructor +
+// LibTorch tail, and the all-TorchScript server.pt) on the deployed 6x64x64 bottleneck, one thread each, in-process
+// and through the service with one worker: frames/s per core and p50/p99.
 #include <slimcodec/codec.hpp>
 #include <slimcodec/decode/native.hpp>
 #include <slimcodec/serve/tcp_client.hpp>
 #include <slimcodec/serve/tcp_service.hpp>
+#ifdef SLIMCODEC_DETECTION_DIR
+#include <slimcodec/decode/detection.hpp>
+#endif
 
 #include <benchmark/benchmark.h>
 
@@ -103,6 +109,106 @@ void BM_ServiceLoopback(benchmark::State& state) {
   state.counters["p99_ms"] = percentile(latencies_ms, 0.99);
 }
 BENCHMARK(BM_ServiceLoopback)->Arg(1)->Arg(2)->Arg(4)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
+
+#ifdef SLIMCODEC_DETECTION_DIR
+// ---- detection server side (decode/detection.hpp)
+
+constexpr uint16_t kDetSide = SLIMCODEC_DETECTION_INPUT / 8;  // bottleneck side at the exported teacher input
+
+const char* detection_backend(int64_t which) { return which == 0 ? "detect-native" : "detect-torchscript"; }
+
+decode::BackendOptions detection_options(int64_t which) {
+  if (which == 0) {
+    return {{"weights", SLIMCODEC_DETECTION_WEIGHTS}, {"tail", SLIMCODEC_DETECTION_DIR "/teacher_tail.pt"},
+            {"threads", "1"}, {"max_pixels", "16384"}};
+  }
+  return {{"module", SLIMCODEC_DETECTION_DIR "/server.pt"}, {"threads", "1"}};
+}
+
+std::vector<uint8_t> detection_frame(uint32_t id) {
+  std::vector<float> x(size_t(6) * kDetSide * kDetSide);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = 1.5f * std::sin(0.013f * float(i) + float(id));
+  EncodeParams p{4, 4, {6, kDetSide, kDetSide}, quant::Bounds{-3.f, 3.f}, id, 0};
+  std::vector<uint8_t> frame(max_frame_size(x.size(), 4));
+  frame.resize(*encode_frame(x.data(), p, frame.data(), frame.size()));
+  return frame;
+}
+
+// One core: dequantize + reconstructor + tail + CenterNet decoding, in-process. Arg 0: detect-native, 1: TorchScript.
+void BM_DetectionInProcess(benchmark::State& state) {
+  decode::BackendRegistry registry;
+  decode::register_detection_backends(registry);
+  auto backend = registry.create(detection_backend(state.range(0)), detection_options(state.range(0)));
+  if (!backend) return state.SkipWithError(backend.error().what());
+  state.SetLabel(detection_backend(state.range(0)));
+  const std::vector<uint8_t> frame = detection_frame(1);
+  std::vector<float> x(size_t(6) * kDetSide * kDetSide);
+  std::vector<double> ms;
+  size_t detections = 0;
+  for (auto _ : state) {
+    const auto start = Clock::now();
+    auto header = decode_frame(frame.data(), frame.size(), x.data(), x.size());
+    auto out = (*backend)->decode(x.data(), {6, kDetSide, kDetSide});
+    if (!header || !out) return state.SkipWithError("decode failed");
+    detections = (*backend)->detections().count;
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+  }
+  state.counters["frames_per_s_core"] = benchmark::Counter(double(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["p50_ms"] = percentile(ms, 0.5);
+  state.counters["p99_ms"] = percentile(ms, 0.99);
+  state.counters["detections"] = double(detections);
+}
+BENCHMARK(BM_DetectionInProcess)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3.0);
+
+// Through the TCP service, one worker (one core for the backend): one client keeping 2 frames in flight; the
+// replies carry the detections. frames/s and the round trip's p50/p99 on loopback.
+void BM_DetectionService(benchmark::State& state) {
+  decode::register_detection_backends();  // the service creates its workers' backends from the global registry
+  serve::ServiceOptions options;
+  options.workers = 1;
+  options.backend = detection_backend(state.range(0));
+  options.backend_options = detection_options(state.range(0));
+  state.SetLabel(options.backend);
+  asio::io_context io;
+  auto service = serve::TcpService::create(io, options);
+  if (!service) return state.SkipWithError(service.error().what());
+  (*service)->start();
+  std::thread io_thread([&] { io.run(); });
+  constexpr int kInFlight = 2, kFrames = 40;
+  std::vector<double> latencies_ms;
+  double total_frames = 0, total_s = 0, detections = 0;
+  for (auto _ : state) {
+    serve::TcpClient client;
+    if (!client.connect("127.0.0.1", (*service)->port())) break;
+    std::map<uint32_t, Clock::time_point> sent;
+    const auto start = Clock::now();
+    int next = 0, done = 0;
+    while (done < kFrames) {
+      while (next < kFrames && next - done < kInFlight) {
+        const auto frame = detection_frame(uint32_t(next));
+        sent[uint32_t(next)] = Clock::now();
+        if (!client.send(frame.data(), frame.size())) break;
+        ++next;
+      }
+      auto reply = client.receive();
+      if (!reply || reply->status != Errc::ok) break;
+      latencies_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - sent[reply->frame_id]).count());
+      detections += double(reply->detection_count);
+      ++done;
+    }
+    total_s += std::chrono::duration<double>(Clock::now() - start).count();
+    total_frames += done;
+  }
+  (*service)->shutdown();
+  io_thread.join();
+  if (latencies_ms.empty()) return state.SkipWithError("no replies");
+  state.counters["frames_per_s_core"] = total_frames / total_s;
+  state.counters["p50_ms"] = percentile(latencies_ms, 0.5);
+  state.counters["p99_ms"] = percentile(latencies_ms, 0.99);
+  state.counters["detections_per_reply"] = detections / total_frames;
+}
+BENCHMARK(BM_DetectionService)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);
+#endif
 
 }  // namespace
 

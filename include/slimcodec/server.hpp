@@ -12,5 +12,5 @@
 #include <slimcodec/decode/registry.hpp>
 
 #include <slimcodec/serve/frame_job.hpp>
-#include <slimcodec/serve/reply.hpp>
+#include <slimcodec/wire/reply.hpp>
 #include <slimcodec/serve/worker_pool.hpp>

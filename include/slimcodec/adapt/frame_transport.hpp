@@ -3,7 +3,7 @@
 #pragma once
 
 #include <slimcodec/common/result.hpp>
-#include <slimcodec/serve/reply.hpp>
+#include <slimcodec/wire/reply.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -21,7 +21,7 @@ class FrameTransport {
 
   // The next reply from the server, waiting at most `timeout`. Errors: timed_out (nothing complete yet; a later
   // call may still return it), io_error (link gone), or a reply parse error (the stream is no longer usable).
-  virtual Result<serve::Reply> receive_reply(std::chrono::milliseconds timeout) = 0;
+  virtual Result<wire::Reply> receive_reply(std::chrono::milliseconds timeout) = 0;
 };
 
 }  // namespace slimcodec::adapt

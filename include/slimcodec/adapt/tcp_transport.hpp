@@ -1,5 +1,6 @@
-// FrameTransport over TCP (standalone Asio): frames out, 44-byte replies back, every wait bounded. A reply cut by
-// a timeout is kept and completed by the next receive_reply(); a send cut by a timeout breaks the stream.
+// FrameTransport over TCP (standalone Asio): frames out, replies (head, then the result section) back, every wait
+// bounded. A reply cut by a timeout is kept and completed by the next receive_reply(); a send cut by a timeout
+// breaks the stream.
 #pragma once
 
 #include <slimcodec/adapt/frame_transport.hpp>
@@ -46,12 +47,14 @@ class TcpTransport final : public FrameTransport {
     return {};
   }
 
-  Result<serve::Reply> receive_reply(std::chrono::milliseconds timeout) override {
+  Result<wire::Reply> receive_reply(std::chrono::milliseconds timeout) override {
     if (broken_) return Error{Errc::io_error, "transport broken by an earlier failure"};
-    while (filled_ < serve::kReplySize) {
+    // The reply's head (kReplyHeadSize bytes) gives its whole size (the result section's length).
+    size_t want = filled_ < wire::kReplyHeadSize ? wire::kReplyHeadSize : want_;
+    while (filled_ < want) {
       asio::error_code result = asio::error::would_block;
       size_t got = 0;
-      socket_->async_read_some(asio::buffer(reply_.data() + filled_, serve::kReplySize - filled_),
+      socket_->async_read_some(asio::buffer(reply_.data() + filled_, want - filled_),
                                [&](const asio::error_code& e, size_t n) {
                                  result = e;
                                  got = n;
@@ -63,11 +66,19 @@ class TcpTransport final : public FrameTransport {
         return Error{Errc::io_error, "connection closed before a whole reply arrived"};
       }
       filled_ += got;
+      if (filled_ == wire::kReplyHeadSize && want == wire::kReplyHeadSize) {
+        auto size = wire::peek_reply_size(reply_.data(), filled_);
+        if (!size) {
+          broken_ = true;
+          return size.error();
+        }
+        want = want_ = *size;
+      }
       timeout -= std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
-      if (filled_ < serve::kReplySize && timeout.count() <= 0) return Error{Errc::timed_out, "no reply within the time limit"};
+      if (filled_ < want && timeout.count() <= 0) return Error{Errc::timed_out, "no reply within the time limit"};
     }
     filled_ = 0;
-    auto reply = serve::parse_reply(reply_.data(), reply_.size());
+    auto reply = wire::parse_reply(reply_.data(), want);
     if (!reply) broken_ = true;
     return reply;
   }
@@ -98,8 +109,8 @@ class TcpTransport final : public FrameTransport {
 
   std::unique_ptr<asio::io_context> io_;
   std::unique_ptr<asio::ip::tcp::socket> socket_;
-  serve::ReplyBytes reply_{};
-  size_t filled_ = 0;
+  wire::ReplyBytes reply_{};
+  size_t filled_ = 0, want_ = 0;  // bytes of the reply read so far; its whole size once the head is in
   bool broken_ = true;
   std::chrono::milliseconds send_timeout_{30000};
 };

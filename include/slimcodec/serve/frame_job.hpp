@@ -7,6 +7,7 @@
 #include <slimcodec/decode/backend.hpp>
 #include <slimcodec/quant/quant.hpp>
 #include <slimcodec/serve/reply.hpp>
+#include <slimcodec/wire/reply.hpp>
 #include <slimcodec/wire/frame.hpp>
 
 #include <chrono>
@@ -58,6 +59,9 @@ inline Reply decode_frame_to_reply(decode::DecoderBackend& backend, const wire::
   reply.out_channels = uint16_t(f.shape.channels);
   reply.out_height = uint16_t(f.shape.height);
   reply.out_width = uint16_t(f.shape.width);
+  const decode::Detections found = backend.detections();  // the task's result section (empty for most backends)
+  reply.detection_count = uint16_t(found.count < wire::kMaxDetections ? found.count : wire::kMaxDetections);
+  for (size_t i = 0; i < reply.detection_count; ++i) reply.detections[i] = found.data[i];
   return reply;
 }
 

@@ -5,7 +5,7 @@
 
 #include <slimcodec/serve/mqtt_connection.hpp>
 #include <slimcodec/serve/mqtt_conventions.hpp>
-#include <slimcodec/serve/reply.hpp>
+#include <slimcodec/serve/reply.hpp>  // serve:: names for wire/reply.hpp
 #include <slimcodec/wire/parser.hpp>
 
 #include <algorithm>
@@ -171,7 +171,8 @@ class MqttDeviceClient {
   // Network thread: a reply arrived. The first per pending frame is handed out; any later one is a duplicate.
   void on_reply(const MqttMessage& m) {
     if (m.topic == nullptr || reply_topic_ != m.topic) return;
-    auto reply = m.size == kReplySize ? parse_reply(m.payload, m.size) : Result<Reply>(Errc::length_mismatch);
+    auto reply = parse_reply(m.payload, m.size);  // one reply per message: its size must be the message's
+    if (reply && wire::reply_size(reply->detection_count) != m.size) reply = Result<Reply>(Errc::length_mismatch);
     if (!reply) return void(++stats_.bad_replies);
     {
       std::lock_guard<std::mutex> lock(mutex_);

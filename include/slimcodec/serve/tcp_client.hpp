@@ -1,7 +1,7 @@
 // A blocking TCP client for the decode service: send frames, read replies. What a device (or a test) uses.
 #pragma once
 
-#include <slimcodec/serve/reply.hpp>
+#include <slimcodec/serve/reply.hpp>  // serve:: names for wire/reply.hpp
 
 #include <asio.hpp>
 
@@ -35,9 +35,13 @@ class TcpClient {
   Result<Reply> receive() {
     ReplyBytes bytes;
     asio::error_code ec;
-    asio::read(socket_, asio::buffer(bytes), ec);
+    asio::read(socket_, asio::buffer(bytes.data(), wire::kReplyHeadSize), ec);  // the head sizes the reply
     if (ec) return Error{Errc::io_error, "connection closed before a whole reply arrived"};
-    return parse_reply(bytes.data(), bytes.size());
+    auto size = wire::peek_reply_size(bytes.data(), wire::kReplyHeadSize);
+    if (!size) return size.error();
+    asio::read(socket_, asio::buffer(bytes.data() + wire::kReplyHeadSize, *size - wire::kReplyHeadSize), ec);
+    if (ec) return Error{Errc::io_error, "connection closed before a whole reply arrived"};
+    return parse_reply(bytes.data(), *size);
   }
 
   // Tells the service no more frames follow; replies to those sent still arrive.

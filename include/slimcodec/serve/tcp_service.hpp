@@ -480,7 +480,7 @@ inline void Connection::write_next() {
     self->count_cut(true);  // the client does not read its replies
     self->close();
   });
-  asio::async_write(socket_, asio::buffer(outbox_.front().bytes),
+  asio::async_write(socket_, asio::buffer(outbox_.front().bytes.data(), outbox_.front().bytes.size()),
                     asio::bind_executor(strand_, [self = shared_from_this()](const asio::error_code& ec, size_t) {
                       self->writing_ = false;
                       self->write_timer_.cancel();
