@@ -4,6 +4,8 @@
 
 #include <slimcodec/codec.hpp>
 #include <slimcodec/entropy/entropy.hpp>
+#include <slimcodec/weights/entropy_tables.hpp>
+#include <slimcodec/weights/safetensors_writer.hpp>
 
 #include <cstdint>
 #include <vector>
@@ -294,4 +296,37 @@ TEST_CASE("frame writer: codec 1 where smaller, codec 0 otherwise; both decode t
   REQUIRE(s.ok());
   CHECK(frame[wire::offset::kCodec] == 0);
   CHECK(*s == max_frame_size(n, 8));
+}
+
+TEST_CASE("tables stored with the weights: load, and every malformed file is a typed error", "[entropy]") {
+  std::vector<uint16_t> b2(3 * 4, 1024), b3(3 * 8, 512);
+  auto load = [](const std::vector<weights::TensorToWrite>& t, const weights::Metadata& m) {
+    auto bytes = weights::to_safetensors_bytes(t, m);
+    REQUIRE(bytes.ok());
+    auto file = weights::SafeTensorsFile::from_bytes(std::move(*bytes));
+    REQUIRE(file.ok());
+    return weights::load_entropy_tables(*file);
+  };
+  const weights::Metadata id{{"entropy.table_id", "513"}};
+  auto ok = load({{"entropy.b2", weights::DType::U16, {3, 4}, b2.data()},
+                  {"entropy.b3", weights::DType::U16, {3, 8}, b3.data()}},
+                 id);
+  REQUIRE(ok.ok());
+  CHECK(ok->id() == 513);
+  CHECK(ok->channels() == 3);
+  CHECK((ok->has(2) && ok->has(3) && !ok->has(4)));
+  CHECK(load({}, id).code() == Errc::tensor_missing);
+  CHECK(load({{"entropy.b2", weights::DType::U16, {3, 4}, b2.data()}}, {}).code() == Errc::format_invalid);
+  CHECK(load({{"entropy.b2", weights::DType::U16, {3, 4}, b2.data()}}, {{"entropy.table_id", "65536"}}).code() ==
+        Errc::format_invalid);
+  CHECK(load({{"entropy.b2", weights::DType::U16, {3, 4}, b2.data()}}, {{"entropy.table_id", "1x"}}).code() ==
+        Errc::format_invalid);
+  CHECK(load({{"entropy.b2", weights::DType::I16, {3, 4}, b2.data()}}, id).code() == Errc::tensor_dtype_mismatch);
+  CHECK(load({{"entropy.b2", weights::DType::U16, {4, 3}, b2.data()}}, id).code() == Errc::tensor_shape_mismatch);
+  CHECK(load({{"entropy.b2", weights::DType::U16, {3, 4}, b2.data()},
+              {"entropy.b3", weights::DType::U16, {2, 8}, b3.data()}},
+             id)
+            .code() == Errc::tensor_shape_mismatch);  // C differs between b
+  b2[5] = 0;
+  CHECK(load({{"entropy.b2", weights::DType::U16, {3, 4}, b2.data()}}, id).code() == Errc::entropy_table_invalid);
 }
