@@ -1,7 +1,9 @@
 // The device side of adaptive split computing, one frame per process() call: decide (s, b) from the conservative
 // bandwidth estimate -> encode s members -> frame at b bits -> send -> wait for the matching reply -> learn from it
 // (bandwidth from send/ack timing minus the server's decode time; encoder and server costs into the table).
-// Any FrameTransport works, so an application keeps its own link. No allocation after create().
+// Any FrameTransport works (TCP: tcp_transport.hpp, MQTT: mqtt_transport.hpp), so an application keeps its own
+// link. Each record hands the caller the frame's task result (the detections the server sent), its frame id and
+// whether the deadline was met. No allocation after create().
 #pragma once
 
 #include <slimcodec/adapt/bandwidth.hpp>
@@ -9,6 +11,10 @@
 #include <slimcodec/adapt/frame_encoder.hpp>
 #include <slimcodec/adapt/frame_transport.hpp>
 
+#include <slimcodec/wire/detection.hpp>
+
+#include <algorithm>
+#include <array>
 #include <chrono>
 
 namespace slimcodec::adapt {
@@ -19,6 +25,9 @@ struct DeviceLoopOptions {
   double prior_bytes_per_s = 50e3;  // assumed until the first reply has measured the link
   quant::EnsembleBoundRule bound_rule;
   std::chrono::milliseconds reply_timeout{10000};  // a frame unanswered this long is a miss; the loop goes on
+  // Received boxes are in the model input's pixels (docs/wire-format.md, "Result section"); records hold them
+  // multiplied by these, e.g. frame width / model input width, to draw them on the device's own frame.
+  float box_scale_x = 1, box_scale_y = 1;
 };
 
 struct FrameRecord {
@@ -37,6 +46,10 @@ struct FrameRecord {
   double server_ms = 0;             // decode time the server reported
   bool deadline_met = false;
   Errc status = Errc::ok;  // the reply's status, or timed_out
+  // The task's result from the reply (empty when the backend has none, on error and on timeout): best first,
+  // boxes in the device's frame pixels (DeviceLoopOptions::box_scale_x/y).
+  uint16_t detection_count = 0;
+  std::array<wire::Detection, wire::kMaxDetections> detections{};
 };
 
 template <class Encoder>
@@ -120,6 +133,17 @@ class DeviceLoop {
       r.rtt_ms = ack_ms - r.start_ms;
       r.server_ms = reply->decode_us / 1000.0;
       r.deadline_met = r.status == Errc::ok && r.rtt_ms <= controller_.options().deadline_ms;
+      if (r.status == Errc::ok) {
+        r.detection_count = std::min<uint16_t>(reply->detection_count, uint16_t(wire::kMaxDetections));
+        for (size_t i = 0; i < r.detection_count; ++i) {
+          wire::Detection d = reply->detections[i];
+          d.x1 *= options_.box_scale_x;
+          d.x2 *= options_.box_scale_x;
+          d.y1 *= options_.box_scale_y;
+          d.y2 *= options_.box_scale_y;
+          r.detections[i] = d;
+        }
+      }
       if (r.status == Errc::ok) learn(r, ack_ms);
       controller_.on_result(r.predicted_ms, r.rtt_ms);
       return {};
