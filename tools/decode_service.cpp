@@ -3,6 +3,7 @@
 #include <slimcodec/decode/callback.hpp>
 #include <slimcodec/decode/native.hpp>
 #ifdef SLIMCODEC_HAVE_LIBTORCH
+#include <slimcodec/decode/detection.hpp>
 #include <slimcodec/decode/libtorch.hpp>
 #endif
 #include <slimcodec/serve/tcp_service.hpp>
@@ -37,7 +38,8 @@ options:
   --bind ADDR          address to listen on (default 127.0.0.1)
   --port N             TCP port (default 7878; 0 picks a free one and prints it)
   --workers N          decode threads, each with its own backend instance (default 2)
-  --backend NAME       decoder backend (default identity); --list-backends shows what this build has
+  --backend NAME       decoder backend (default identity); --list-backends shows what this build has; with
+                       LibTorch: detect-native (weights=W tail=teacher_tail.pt), detect-torchscript (module=server.pt)
   --option KEY=VALUE   backend setting, repeatable (e.g. weights=model.safetensors; native: max_pixels=N, the
                        largest H x W accepted, default 9216)
   --max-inflight N     frames decoding plus replies unwritten, per connection, before reading pauses (default 32)
@@ -127,6 +129,9 @@ int run_mqtt(slimcodec::serve::MqttServiceOptions options) {
 
 int main(int argc, char** argv) {
   using namespace slimcodec;
+#ifdef SLIMCODEC_HAVE_LIBTORCH
+  decode::register_detection_backends();  // detect-native, detect-torchscript (decode/detection.hpp)
+#endif
   serve::ServiceOptions options;
   options.port = 7878;
   std::string mqtt_broker, mqtt_group = "decoders", mqtt_client_id, mqtt_prefix = "slimcodec";
