@@ -47,7 +47,7 @@ struct ServiceOptions {
   // `overloaded`. The check runs after each parser growth, so the total can pass the budget by at most one growth
   // step (at most limits.max_payload_size). Backend memory (its network, its output) is the backend's own.
   size_t memory_budget = size_t(1) << 30;
-  std::chrono::milliseconds idle_timeout{30000};   // no frame in progress, nothing decoding or being written: close
+  std::chrono::milliseconds idle_timeout{30000};   // nothing received, decoding or being written this long: close
   std::chrono::milliseconds frame_timeout{60000};  // a frame not complete this long after its first byte: close
   std::chrono::milliseconds write_timeout{30000};  // a reply write (client not reading) pending this long: close
   std::chrono::milliseconds accept_backoff{100};   // after an accept error (EMFILE, ENFILE): wait, then accept again
@@ -56,8 +56,8 @@ struct ServiceOptions {
 
 struct ServiceStats {
   std::atomic<uint64_t> connections_accepted{0};
-  std::atomic<uint64_t> connections_rejected{0};  // over max_connections
-  std::atomic<uint64_t> connections_failed{0};    // sent bytes that are not a valid frame stream
+  std::atomic<uint64_t> connections_rejected{0};  // over max_connections, or no memory for the connection
+  std::atomic<uint64_t> connections_failed{0};    // not a valid frame stream, or a partial frame over the budget
   std::atomic<uint64_t> connections_cut{0};       // disconnected mid-frame, timed out, or cut at shutdown (once each)
   std::atomic<uint64_t> connections_timed_out{0};  // of those cut: idle, frame or write timeout
   std::atomic<uint64_t> accept_errors{0};          // accept failed (EMFILE, ENFILE, ...); accept re-armed after a pause
