@@ -118,11 +118,11 @@ inline uint8_t dec_step(uint32_t& x, const uint32_t* tab, const uint8_t*& p) noe
 
 // Codes [a, e) with one table; false when the stream runs out of words. The read position lives in a local:
 // through a reference, every code stored (uint8_t may alias anything) would force it back to memory.
-SLIMCODEC_RANS_SCALAR_LOOP inline bool dec_run(const uint32_t* tab, uint32_t* x, size_t a, size_t e, const uint8_t*& pos, const uint8_t* end,
-                    uint8_t* codes) noexcept {
+SLIMCODEC_RANS_SCALAR_LOOP inline bool dec_run(const uint32_t* tab, uint32_t* x, size_t a, size_t e,
+                                               const uint8_t*& pos, const uint8_t* end, uint8_t* codes) noexcept {
   const uint8_t* p = pos;
   size_t i = a;
-  // Unchecked blocks of 8 symbols, one per state, while 8 words (the most a block reads) remain.
+  // Checked, one symbol at a time, up to a multiple of 8 (a channel may start mid-block).
   if (i % kStates != 0) {
     for (; i < e && i % kStates != 0; ++i) {
       const uint32_t en = tab[x[i % kStates] & (kPrecision - 1)];
@@ -136,6 +136,7 @@ SLIMCODEC_RANS_SCALAR_LOOP inline bool dec_run(const uint32_t* tab, uint32_t* x,
       codes[i] = static_cast<uint8_t>(en);
     }
   }
+  // Unchecked blocks of 8 symbols, one per state, while 8 words (the most a block reads) remain.
   uint32_t x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3], x4 = x[4], x5 = x[5], x6 = x[6], x7 = x[7];
   while (e - i >= kStates && end - p >= static_cast<ptrdiff_t>(2 * kStates)) {
     uint8_t* o = codes + i;
