@@ -334,6 +334,35 @@ def cmd_evaluate(args):
     return 0
 
 
+def cmd_spread(args):
+    """How far apart two rows must be to differ: per weights file and (s, b), held-out mAP, its bootstrap spread
+    over image resamples, and with two or more files (seeds) the spread between them."""
+    device = _device(args.device)
+    torch.set_num_threads(_threads(args.threads))
+    from slimcodec_ref import load_safetensors
+    size = json.loads(load_safetensors(args.weights[0])[1].get("teacher_input", "[512, 512]"))[0]
+    teacher = _teacher(args.teacher, size, device)
+    _, held = _images(args.data, None, None)
+    ev = Evaluator(teacher, _frames(teacher, held, device), batch=8, gt_threshold=args.gt_threshold)
+    out = {"heldout_images": len(held), "reference_objects": ev.objects, "rows": []}
+    points = [tuple(int(v) for v in p.split(",")) for p in args.points.split(";")]
+    for s_, b_ in points:
+        row = {"s": s_, "b": b_, "weights": []}
+        for w in args.weights:
+            preds = ev.predictions(load_student(w).to(device), s_, b_)
+            row["weights"].append({"file": os.path.relpath(w, paths.kRepoRoot), "map": ev.score(preds)["map"],
+                                   **ev.bootstrap(preds, args.resamples)})
+        maps = [r["map"] for r in row["weights"]]
+        row["seed_range"] = max(maps) - min(maps)
+        out["rows"].append(row)
+        _log(f"s={s_} b={b_}: " + ", ".join(f"{r['map']:.2f} (bootstrap sd {r['map_std']:.2f})" for r in row["weights"])
+             + (f"; range over files {row['seed_range']:.2f}" if len(maps) > 1 else ""))
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(out, f, indent=1)
+    return 0
+
+
 def cmd_export(args):
     from slimcodec_ref import load_safetensors
     weights = args.weights
@@ -415,6 +444,18 @@ def main(argv=None) -> int:
     p.add_argument("--gt-threshold", type=float, default=0.3)
     p.add_argument("--device", default="auto")
     p.set_defaults(fn=cmd_evaluate)
+
+    p = sub.add_parser("spread", help="held-out mAP spread: bootstrap over images, and between weight files (seeds)")
+    p.add_argument("weights", nargs="+")
+    p.add_argument("--points", default="1,2;1,4;4,2;4,4", help="(s, b) pairs, e.g. '1,2;4,4'")
+    p.add_argument("--resamples", type=int, default=200)
+    p.add_argument("--data", default=paths.kDefaultDataDir)
+    p.add_argument("--teacher", default="centernet")
+    p.add_argument("--gt-threshold", type=float, default=0.3)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", default="1")
+    p.add_argument("--out", default=None, help="write the rows as JSON")
+    p.set_defaults(fn=cmd_spread)
 
     p = sub.add_parser("export", help="TorchScript teacher tail and server side for saved weights")
     p.add_argument("--weights", default=None, help="default: the weights of the C++ end-to-end fixture")

@@ -78,6 +78,27 @@ class Evaluator:
             half_res = self.score(self._predict_from_taps(torch.cat(taps)))["map"]
         return {"teacher_fp32": own, "teacher_half_resolution": half_res}
 
+    def predictions(self, student: Student, s: int, bits: Optional[int]) -> torch.Tensor:
+        """The teacher tail's decoded predictions on the student's reconstruction, one row block per image."""
+        with torch.no_grad():
+            taps = torch.cat([student(data.student_input(self.frames[sl], self.factor), s, bits,
+                                      "hard" if bits else "fp32").float() for sl in self._batches()])
+            return self._predict_from_taps(taps)
+
+    def bootstrap(self, preds: torch.Tensor, resamples: int = 200, seed: int = 0) -> Dict[str, float]:
+        """mAP over `resamples` draws of the held-out images with replacement: its standard deviation says how much
+        of a difference between two rows the choice of images alone explains."""
+        rng = np.random.default_rng(seed)
+        dets = _detections(preds)
+        n = len(dets)
+        maps = []
+        for _ in range(resamples):
+            idx = rng.integers(0, n, size=n)
+            r = mean_average_precision([self.gt[i] for i in idx], [dets[i] for i in idx])
+            maps.append(r["map"])
+        return {"map_std": float(np.nanstd(maps)), "map_p05": float(np.nanpercentile(maps, 5)),
+                "map_p95": float(np.nanpercentile(maps, 95))}
+
     def student(self, student: Student, s: int, bits: Optional[int]) -> Dict[str, float]:
         """Score and tap NMSE of one operating point (bits None: unquantized bottleneck)."""
         taps = []
