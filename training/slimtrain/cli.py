@@ -195,8 +195,13 @@ def cmd_run(args):
         raise ValueError(f"the tap has {c} channels; the paper reconstructor produces 24")
     variants = [args.variant] if args.variant != "both" else ["noise"] + ([] if args.no_ablation else ["ablation"])
     child = None
+    done_ablation = os.path.join(args.out, "ablation-rows.json")
     if args.parallel_ablation and variants == ["noise", "ablation"]:
-        child, variants = _spawn_ablation(args), ["noise"]
+        if args.resume and os.path.exists(done_ablation):  # finished and evaluated: keep its rows
+            _log(f"ablation already trained and evaluated: {done_ablation}")
+        else:
+            child = _spawn_ablation(args)
+        variants = ["noise"]
     train_imgs, held_imgs = _images(args.data, p["train_limit"], p["heldout_limit"])
     _log(f"data {args.data}: {len(train_imgs)} training images, {len(held_imgs)} held-out")
     frames = _frames(teacher, held_imgs, device)
@@ -243,7 +248,8 @@ def cmd_run(args):
         _log("waiting for the ablation process")
         if child.wait() != 0:
             raise RuntimeError(f"the ablation process failed (exit {child.returncode}); see {args.out}/ablation.log")
-        with open(os.path.join(args.out, "ablation-rows.json")) as f:
+    if args.parallel_ablation and "ablation" not in students and os.path.exists(done_ablation):
+        with open(done_ablation) as f:
             blob = json.load(f)
         ablation = blob["rows"]
         results["ablation"] = blob["result"]

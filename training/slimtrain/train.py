@@ -339,7 +339,7 @@ def train(student: Student, teacher, cache: TargetCache, cfg: TrainConfig, devic
     student.eval()
     probe_after = probe_loss(student, cache, cfg.probe_views, factor, cfg.batch)
     log("probe loss after:  " + " ".join(f"s{k}={v:.4f}" for k, v in probe_after.items()))
-    if on_curve and 1.0 in cfg.curve_at and not any(p["fraction"] == 1.0 for p in curve):
+    if on_curve and 1.0 in cfg.curve_at and not any(p["fraction"] == 1.0 and p["step"] == step for p in curve):
         curve_point(1.0, elapsed0 + seconds)
         log(f"learning curve at the end (step {step}): {curve[-1]}")
     return TrainResult(step, elapsed0 + seconds, images_done / max(seconds, 1e-9), history, probe_before,
