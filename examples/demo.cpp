@@ -33,7 +33,7 @@ std::string meta(const weights::SafeTensorsFile& f, const char* key) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string weights_path = argc > 1 ? argv[1] : kRepo + "/" SLIMCODEC_DEMO_WEIGHTS;
+  const std::string weights_path = argc > 1 ? argv[1] : kRepo + "/" SLIMCODEC_TRAINED_WEIGHTS;
   const std::string fixture_path = kRepo + "/tests/training/data/e2e_reference.safetensors";
   auto file = weights::SafeTensorsFile::open(weights_path);
   if (!file) return fail(weights_path, file.error());

@@ -41,7 +41,8 @@ options:
   --backend NAME       decoder backend (default identity); --list-backends shows what this build has; with
                        LibTorch: detect-native (weights=W tail=teacher_tail.pt), detect-torchscript (module=server.pt)
   --option KEY=VALUE   backend setting, repeatable (e.g. weights=model.safetensors; native: max_pixels=N, the
-                       largest H x W accepted, default 9216)
+                       largest H x W accepted, default 9216; native without weights= or random_seed= loads the
+                       published trained model, training/weights/slimcodec-centernet-256-cpu.safetensors)
   --max-inflight N     frames decoding plus replies unwritten, per connection, before reading pauses (default 32)
   --max-connections N  connections served at once; more are closed on accept (default 1024)
   --memory-budget-mb N memory for frames across all connections: parser buffers, payloads being decoded and
@@ -197,6 +198,11 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+
+  // The native backend's default model: the published trained weights of this source tree.
+  if (options.backend == "native" && !options.backend_options.count("weights") &&
+      !options.backend_options.count("random_seed"))
+    options.backend_options["weights"] = SLIMCODEC_SOURCE_DIR "/" SLIMCODEC_TRAINED_WEIGHTS;
 
   if (!mqtt_broker.empty()) {
 #ifdef SLIMCODEC_HAVE_MQTT
