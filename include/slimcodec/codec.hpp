@@ -26,8 +26,8 @@ constexpr size_t max_frame_size(size_t values, unsigned bits) {
   return wire::kHeaderSize + size_t(wire::raw_bitpack_size(values, bits)) + wire::kTrailerSize;
 }
 
-// Quantizes a CHW tensor into a complete frame in `out`; returns the frame's size.
-inline Result<size_t> encode_frame(const float* chw, const EncodeParams& p, uint8_t* out, size_t capacity) {
+// The header of p's frame with a bit-packed (codec 0) payload.
+inline wire::FrameHeader codec0_header(const EncodeParams& p) {
   wire::FrameHeader h;
   h.bound_mode = p.bound_mode;
   h.ensemble_size = p.ensemble_size;
@@ -40,6 +40,12 @@ inline Result<size_t> encode_frame(const float* chw, const EncodeParams& p, uint
   h.frame_id = p.frame_id;
   h.timestamp_us = p.timestamp_us;
   h.payload_size = uint32_t(wire::expected_payload_size(h));
+  return h;
+}
+
+// Quantizes a CHW tensor into a complete frame in `out`; returns the frame's size.
+inline Result<size_t> encode_frame(const float* chw, const EncodeParams& p, uint8_t* out, size_t capacity) {
+  wire::FrameHeader h = codec0_header(p);
   if (auto ok = wire::validate(h); !ok) return ok.error();
   if (out == nullptr || capacity < wire::frame_size(h)) return Errc::buffer_too_small;
   const size_t n = size_t(h.channels) * h.height * h.width;
@@ -64,18 +70,7 @@ inline Result<size_t> encode_frame(const float* chw, const EncodeParams& p, uint
   if (ec.tables == nullptr || !ec.tables->has(p.bits) || ec.tables->channels() != p.shape.channels)
     return encode_frame(chw, p, out, capacity);
   if (ec.scratch == nullptr || ec.scratch_size < n) return Error{Errc::buffer_too_small, "entropy scratch < C*H*W"};
-  wire::FrameHeader h;
-  h.bound_mode = p.bound_mode;
-  h.ensemble_size = p.ensemble_size;
-  h.bits = p.bits;
-  h.channels = p.shape.channels;
-  h.height = p.shape.height;
-  h.width = p.shape.width;
-  h.lo = p.bounds.lo;
-  h.hi = p.bounds.hi;
-  h.frame_id = p.frame_id;
-  h.timestamp_us = p.timestamp_us;
-  h.payload_size = uint32_t(wire::expected_payload_size(h));
+  wire::FrameHeader h = codec0_header(p);
   if (auto ok = wire::validate(h); !ok) return ok.error();
   if (chw == nullptr) return Error{Errc::invalid_argument, "null tensor"};
   if (out == nullptr || capacity < wire::frame_size(h)) return Errc::buffer_too_small;
