@@ -24,7 +24,9 @@ class PublishedTest(unittest.TestCase):
         self.assertIn("latent_s4", tensors)
 
     def test_weights_carry_their_provenance(self):
-        files = glob.glob(os.path.join(paths.kWeightsDir, "*.safetensors"))
+        # *.entropy.safetensors beside the weights are codec-1 frequency tables (docs/entropy.md), not models.
+        files = [p for p in glob.glob(os.path.join(paths.kWeightsDir, "*.safetensors"))
+                 if not p.endswith(".entropy.safetensors")]
         self.assertTrue(files)
         for path in files:
             tensors, meta = load_safetensors(path)
