@@ -11,7 +11,9 @@
 #include <slimcodec/serve/mqtt_service.hpp>
 
 #include <csignal>
-#include <pthread.h>
+#include <unistd.h>
+
+#include <cerrno>
 #endif
 
 #include <charconv>
@@ -92,14 +94,24 @@ bool parse_host_port(const std::string& text, std::string& host, uint16_t& port)
   return true;
 }
 
+// SIGINT/SIGTERM write a byte here; run_mqtt() waits for it. A handler rather than sigwait() on a blocked mask: a
+// library may start threads before main() (LibTorch's pools do), and a thread without the mask would take the
+// signal's default action, ending the process before it answers the frames it holds.
+int g_stop_pipe[2] = {-1, -1};
+extern "C" void on_stop_signal(int) {
+  const char c = 1;
+  [[maybe_unused]] ssize_t n = write(g_stop_pipe[1], &c, 1);
+}
+
 int run_mqtt(slimcodec::serve::MqttServiceOptions options) {
   using namespace slimcodec;
-  // Block the signals before any thread exists, so every thread inherits the mask and sigwait() below gets them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  if (pipe(g_stop_pipe) != 0 || sigaction(SIGINT, &sa, nullptr) != 0 || sigaction(SIGTERM, &sa, nullptr) != 0) {
+    std::perror("cannot install the SIGINT/SIGTERM handler");
+    return 1;
+  }
   auto service = serve::MqttDecodeService::start(options);
   if (!service) {
     std::fprintf(stderr, "cannot start: %s\n", service.error().what());
@@ -109,8 +121,9 @@ int run_mqtt(slimcodec::serve::MqttServiceOptions options) {
               options.host.c_str(), options.port, (*service)->client_id().c_str(), options.backend.c_str(),
               options.workers);
   std::fflush(stdout);
-  int signal = 0;
-  sigwait(&signals, &signal);
+  char c = 0;
+  while (read(g_stop_pipe[0], &c, 1) < 0 && errno == EINTR) {
+  }
   (*service)->shutdown();
   const auto& s = (*service)->stats();
   std::printf("shutdown: %llu messages, %llu frames received, %llu answered, %llu decode errors, %llu unanswered, "
