@@ -63,10 +63,12 @@ void check_limits() {
   }
 }
 
+#if !defined(SLIMCODEC_NO_XSIMD)  // the forced-scalar build has no xsimd at all
 template <class Arch>
 void check_arch(Arch) {
   if constexpr (!std::is_same_v<Arch, kernels::scalar_arch>) check_limits<xsimd::batch<float, Arch>>();
 }
+#endif
 
 }  // namespace
 
