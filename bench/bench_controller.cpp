@@ -1,11 +1,11 @@
 // Decision time of the adaptive controller (target: < 1 microsecond, no allocation), against a baseline of
 // one bandwidth-estimator update measured in the same run.
-#include <slimcodec/adapt/bandwidth.hpp>
-#include <slimcodec/adapt/controller.hpp>
+#include <slimcodec/device/bandwidth.hpp>
+#include <slimcodec/device/controller.hpp>
 
 #include <benchmark/benchmark.h>
 
-using namespace slimcodec::adapt;
+using namespace slimcodec::device;
 
 namespace {
 

@@ -5,11 +5,11 @@
 // LibTorch tail, and the all-TorchScript server.pt) on the deployed 6x64x64 bottleneck, one thread each, in-process
 // and through the service with one worker: frames/s per core and p50/p99.
 #include <slimcodec/codec.hpp>
-#include <slimcodec/decode/native.hpp>
-#include <slimcodec/serve/tcp_client.hpp>
-#include <slimcodec/serve/tcp_service.hpp>
+#include <slimcodec/server/native.hpp>
+#include <slimcodec/device/tcp_transport.hpp>
+#include <slimcodec/server/tcp_service.hpp>
 #ifdef SLIMCODEC_DETECTION_DIR
-#include <slimcodec/decode/detection.hpp>
+#include <slimcodec/server/detection.hpp>
 #endif
 
 #include <benchmark/benchmark.h>
@@ -25,6 +25,7 @@ using namespace slimcodec;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+constexpr auto kReplyWait = std::chrono::seconds(60);  // a reply that takes longer means the service is stuck
 
 constexpr uint16_t kC = 6, kH = 96, kW = 96;
 
@@ -37,7 +38,7 @@ std::vector<uint8_t> paper_frame(uint32_t id) {
   return frame;
 }
 
-const decode::BackendOptions kNative{{"random_seed", "1"}};
+const server::BackendOptions kNative{{"random_seed", "1"}};
 
 double percentile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
@@ -46,7 +47,7 @@ double percentile(std::vector<double> v, double q) {
 
 // Baseline: dequantize + native reconstructor in-process.
 void BM_DecodeInProcess(benchmark::State& state) {
-  auto backend = decode::BackendRegistry::global().create("native", kNative);
+  auto backend = server::BackendRegistry::global().create("native", kNative);
   const std::vector<uint8_t> frame = paper_frame(1);
   std::vector<float> x(size_t(kC) * kH * kW);
   for (auto _ : state) {
@@ -60,12 +61,12 @@ BENCHMARK(BM_DecodeInProcess)->Unit(benchmark::kMillisecond)->UseRealTime()->Min
 
 // The service with state.range(0) workers; 4 clients, each keeping 2 frames in flight.
 void BM_ServiceLoopback(benchmark::State& state) {
-  serve::ServiceOptions options;
+  server::ServiceOptions options;
   options.workers = size_t(state.range(0));
   options.backend = "native";
   options.backend_options = kNative;
   asio::io_context io;
-  auto service = serve::TcpService::create(io, options);
+  auto service = server::TcpService::create(io, options);
   if (!service) return state.SkipWithError(service.error().what());
   (*service)->start();
   std::thread io_thread([&] { io.run(); });
@@ -78,7 +79,7 @@ void BM_ServiceLoopback(benchmark::State& state) {
     std::vector<std::thread> clients;
     for (int c = 0; c < kClients; ++c)
       clients.emplace_back([&, c] {
-        serve::TcpClient client;
+        device::TcpTransport client;
         if (!client.connect("127.0.0.1", (*service)->port())) return;
         std::map<uint32_t, Clock::time_point> sent;
         int next = 0, done = 0;
@@ -86,10 +87,10 @@ void BM_ServiceLoopback(benchmark::State& state) {
           while (next < kFramesPerClient && next - done < kInFlight) {
             const auto frame = paper_frame(uint32_t(c * 100 + next));
             sent[uint32_t(c * 100 + next)] = Clock::now();
-            if (!client.send(frame.data(), frame.size())) return;
+            if (!client.send_frame(frame.data(), frame.size())) return;
             ++next;
           }
-          auto reply = client.receive();
+          auto reply = client.receive_reply(kReplyWait);
           if (!reply) return;
           per_client[c].push_back(std::chrono::duration<double, std::milli>(Clock::now() - sent[reply->frame_id]).count());
           ++done;
@@ -112,7 +113,7 @@ void BM_ServiceLoopback(benchmark::State& state) {
 BENCHMARK(BM_ServiceLoopback)->Arg(1)->Arg(2)->Arg(4)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
 
 #ifdef SLIMCODEC_DETECTION_DIR
-// ---- detection server side (decode/detection.hpp)
+// ---- detection server side (server/detection.hpp)
 
 constexpr uint16_t kDetSide = SLIMCODEC_DETECTION_INPUT / 8;  // bottleneck side at the exported teacher input
 
@@ -126,7 +127,7 @@ double process_cpu_s() {
 
 const char* detection_backend(int64_t which) { return which == 0 ? "detect-native" : "detect-torchscript"; }
 
-decode::BackendOptions detection_options(int64_t which) {
+server::BackendOptions detection_options(int64_t which) {
   if (which == 0) {
     return {{"weights", SLIMCODEC_DETECTION_WEIGHTS}, {"tail", SLIMCODEC_DETECTION_DIR "/teacher_tail.pt"},
             {"threads", "1"}, {"max_pixels", "16384"}};
@@ -145,8 +146,8 @@ std::vector<uint8_t> detection_frame(uint32_t id) {
 
 // One core: dequantize + reconstructor + tail + CenterNet decoding, in-process. Arg 0: detect-native, 1: TorchScript.
 void BM_DetectionInProcess(benchmark::State& state) {
-  decode::BackendRegistry registry;
-  decode::register_detection_backends(registry);
+  server::BackendRegistry registry;
+  server::register_detection_backends(registry);
   auto backend = registry.create(detection_backend(state.range(0)), detection_options(state.range(0)));
   if (!backend) return state.SkipWithError(backend.error().what());
   state.SetLabel(detection_backend(state.range(0)));
@@ -174,14 +175,14 @@ BENCHMARK(BM_DetectionInProcess)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)-
 // Through the TCP service, one worker (one core for the backend): one client keeping 2 frames in flight; the
 // replies carry the detections. frames/s and the round trip's p50/p99 on loopback.
 void BM_DetectionService(benchmark::State& state) {
-  decode::register_detection_backends();  // the service creates its workers' backends from the global registry
-  serve::ServiceOptions options;
+  server::register_detection_backends();  // the service creates its workers' backends from the global registry
+  server::ServiceOptions options;
   options.workers = 1;
   options.backend = detection_backend(state.range(0));
   options.backend_options = detection_options(state.range(0));
   state.SetLabel(options.backend);
   asio::io_context io;
-  auto service = serve::TcpService::create(io, options);
+  auto service = server::TcpService::create(io, options);
   if (!service) return state.SkipWithError(service.error().what());
   (*service)->start();
   std::thread io_thread([&] { io.run(); });
@@ -190,7 +191,7 @@ void BM_DetectionService(benchmark::State& state) {
   double total_frames = 0, total_s = 0, detections = 0;
   const double cpu0 = process_cpu_s();
   for (auto _ : state) {
-    serve::TcpClient client;
+    device::TcpTransport client;
     if (!client.connect("127.0.0.1", (*service)->port())) break;
     std::map<uint32_t, Clock::time_point> sent;
     const auto start = Clock::now();
@@ -199,10 +200,10 @@ void BM_DetectionService(benchmark::State& state) {
       while (next < kFrames && next - done < kInFlight) {
         const auto frame = detection_frame(uint32_t(next));
         sent[uint32_t(next)] = Clock::now();
-        if (!client.send(frame.data(), frame.size())) break;
+        if (!client.send_frame(frame.data(), frame.size())) break;
         ++next;
       }
-      auto reply = client.receive();
+      auto reply = client.receive_reply(kReplyWait);
       if (!reply || reply->status != Errc::ok) break;
       latencies_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - sent[reply->frame_id]).count());
       detections += double(reply->detection_count);

@@ -4,8 +4,8 @@
 // held-out mAP that docs/accuracy-*.json measured for that (s, b).
 // Usage: demo [weights.safetensors] [image.(png|jpg)]   (NMSE needs the photo of the weights' e2e fixture)
 #define SLIMCODEC_IMAGE_IMPLEMENTATION
-#include <slimcodec/adapt/accuracy_table.hpp>
-#include <slimcodec/decode/native.hpp>
+#include <slimcodec/device/accuracy_table.hpp>
+#include <slimcodec/server/native.hpp>
 #include <slimcodec/io/image.hpp>
 #include <slimcodec/model/encoder.hpp>
 #include <slimcodec/slimcodec.hpp>
@@ -53,9 +53,9 @@ int main(int argc, char** argv) {
   auto encoder = model::Encoder<layers::paper::Encoder>::create(h, w);
   if (!encoder) return fail("encoder", encoder.error());
   if (auto ok = encoder->load(*file, "encoder"); !ok) return fail("encoder weights", ok.error());
-  auto decoder = decode::BackendRegistry::global().create("native", {{"weights", weights_path}});
+  auto decoder = server::BackendRegistry::global().create("native", {{"weights", weights_path}});
   if (!decoder) return fail("reconstructor", decoder.error());
-  auto table = adapt::load_accuracy_table(kRepo + "/" + meta(*fixture, "table"));
+  auto table = device::load_accuracy_table(kRepo + "/" + meta(*fixture, "table"));
 
   std::vector<float> tap(size_t(24) * (h / 2) * (w / 2));
   double tap_ms = 0;

@@ -2,23 +2,23 @@
 // Raspberry-Pi-class device -> frames over a Bluetooth-class link (a bandwidth trace played by the link shaper) ->
 // the decode service -> replies, with the deadline controller choosing (s, b) per frame; then the same trace and
 // deadlines replayed in the trace-driven simulator for the adaptive controller and all 16 static configurations.
-#include <slimcodec/adapt/accuracy_table.hpp>
-#include <slimcodec/adapt/calibration.hpp>
-#include <slimcodec/adapt/device_loop.hpp>
-#include <slimcodec/adapt/link_shaper.hpp>
-#include <slimcodec/adapt/tcp_transport.hpp>
-#include <slimcodec/adapt/trace_simulation.hpp>
-#include <slimcodec/decode/callback.hpp>
-#include <slimcodec/decode/native.hpp>
+#include <slimcodec/device/accuracy_table.hpp>
+#include <slimcodec/device/calibration.hpp>
+#include <slimcodec/device/device_loop.hpp>
+#include <emulation/link_shaper.hpp>
+#include <slimcodec/device/tcp_transport.hpp>
+#include <emulation/trace_simulation.hpp>
+#include <slimcodec/server/callback.hpp>
+#include <slimcodec/server/native.hpp>
 #include <slimcodec/layers/paper.hpp>
 #include <slimcodec/model/encoder.hpp>
-#include <slimcodec/serve/tcp_service.hpp>
+#include <slimcodec/server/tcp_service.hpp>
 #include <slimcodec/weights/safetensors.hpp>
 #ifndef SLIMCODEC_DEMO_NO_IMAGES
 #include <slimcodec/io/image.hpp>
 #endif
 
-#include "tc_link.hpp"
+#include <emulation/tc_link.hpp>
 
 #include <time.h>
 
@@ -44,7 +44,8 @@
 namespace {
 
 using namespace slimcodec;
-using namespace slimcodec::adapt;
+using namespace slimcodec::device;
+using namespace slimcodec::emulation;
 using PaperEncoder = model::Encoder<layers::paper::Encoder>;
 using Clock = std::chrono::steady_clock;
 
@@ -199,13 +200,13 @@ class EmulatedDevice {
 
 // A backend that runs another one, then pads the decode to at least pad_ms: a faster (GPU) server's time on a
 // machine that has none. The reply's decode_us includes the pad, so the device learns it like any server time.
-class PaddedBackend final : public decode::DecoderBackend {
+class PaddedBackend final : public server::DecoderBackend {
  public:
-  PaddedBackend(std::unique_ptr<decode::DecoderBackend> inner, double pad_ms) : inner_(std::move(inner)), pad_ms_(pad_ms) {}
+  PaddedBackend(std::unique_ptr<server::DecoderBackend> inner, double pad_ms) : inner_(std::move(inner)), pad_ms_(pad_ms) {}
   std::string_view name() const override { return "emulated-server"; }
 
  protected:
-  Result<decode::FeatureMap> run(const float* features, decode::TensorShape shape) override {
+  Result<server::FeatureMap> run(const float* features, server::TensorShape shape) override {
     const auto start = Clock::now();
     auto out = inner_->decode(features, shape);
     if (!out) return out.error();
@@ -215,17 +216,17 @@ class PaddedBackend final : public decode::DecoderBackend {
   }
 
  private:
-  std::unique_ptr<decode::DecoderBackend> inner_;
+  std::unique_ptr<server::DecoderBackend> inner_;
   double pad_ms_;
 };
 
-Result<std::unique_ptr<decode::DecoderBackend>> make_padded_backend(const decode::BackendOptions& o) {
+Result<std::unique_ptr<server::DecoderBackend>> make_padded_backend(const server::BackendOptions& o) {
   auto inner_name = o.find("inner");
   auto pad = o.find("pad_ms");
   if (inner_name == o.end() || pad == o.end()) return Error{Errc::invalid_argument, "emulated-server: inner and pad_ms"};
-  auto inner = decode::BackendRegistry::global().create(inner_name->second, o);
+  auto inner = server::BackendRegistry::global().create(inner_name->second, o);
   if (!inner) return inner.error();
-  return std::unique_ptr<decode::DecoderBackend>(new PaddedBackend(std::move(*inner), std::atof(pad->second.c_str())));
+  return std::unique_ptr<server::DecoderBackend>(new PaddedBackend(std::move(*inner), std::atof(pad->second.c_str())));
 }
 
 // ------------------------------ images
@@ -786,7 +787,7 @@ struct RealTimeResults {
 
 // Restarts the played trace and tells when it started, on whichever link plays it.
 struct TraceControl {
-  tools::TcLink* tc = nullptr;
+  emulation::TcLink* tc = nullptr;
   LinkShaper* shaper = nullptr;
   void restart() const { tc ? tc->restart_trace() : shaper->restart_trace(); }
   auto epoch() const { return tc ? tc->trace_epoch() : shaper->trace_epoch(); }
@@ -794,9 +795,9 @@ struct TraceControl {
 
 // The decode service in this process (the emulated server pads the backend's time), inside tc's network namespace
 // when there is one, started. Null after printing why not.
-std::unique_ptr<serve::TcpService> start_decode_service(const Options& o, asio::io_context& io, tools::TcLink* tc) {
-  decode::BackendRegistry::global().add("emulated-server", make_padded_backend);
-  serve::ServiceOptions so;
+std::unique_ptr<server::TcpService> start_decode_service(const Options& o, asio::io_context& io, emulation::TcLink* tc) {
+  server::BackendRegistry::global().add("emulated-server", make_padded_backend);
+  server::ServiceOptions so;
   so.workers = 1;  // one device, one frame in flight
   so.backend = o.server_ms > 0 ? "emulated-server" : o.backend;
   so.backend_options = {{"inner", o.backend}, {"pad_ms", std::to_string(o.server_ms)}};
@@ -807,8 +808,8 @@ std::unique_ptr<serve::TcpService> start_decode_service(const Options& o, asio::
                                         : kSource + "/tests/data/reconstructor_weights.safetensors";
   }
   if (tc) so.bind_address = tc->service_address();
-  Result<std::unique_ptr<serve::TcpService>> s = Error{Errc::invalid_argument, "not created"};
-  auto create = [&] { s = serve::TcpService::create(io, so); };
+  Result<std::unique_ptr<server::TcpService>> s = Error{Errc::invalid_argument, "not created"};
+  auto create = [&] { s = server::TcpService::create(io, so); };
   if (!tc) {
     create();
   } else if (auto entered = tc->in_namespace(create); !entered) {
@@ -898,12 +899,12 @@ int run_real_time(const Options& o, const LinkTrace& segment, EmulatedDevice& de
                   const std::vector<std::vector<float>>& inputs, const std::array<double, kMaxEnsemble>& calibrated,
                   OperatingPointTable& base, RealTimeResults& out) {
   asio::io_context service_io, shaper_io;
-  std::unique_ptr<serve::TcpService> service;
+  std::unique_ptr<server::TcpService> service;
   std::string upstream_host = o.service_host;
   uint16_t upstream_port = o.service_port;
-  std::unique_ptr<tools::TcLink> tc;  // declared first: the namespace outlives the service's sockets
+  std::unique_ptr<emulation::TcLink> tc;  // declared first: the namespace outlives the service's sockets
   if (o.tc_link) {
-    auto created = tools::TcLink::create(segment);
+    auto created = emulation::TcLink::create(segment);
     if (!created) return std::fprintf(stderr, "%s\n", created.error().what()), kLinkUnavailable;
     tc = std::move(*created);
   }

@@ -1,14 +1,14 @@
 // slimcodec-decode-service: the server side of split computing. Receives frames from devices over TCP (or from
 // an MQTT 5 broker as one of a shared-subscription group), decodes them and replies per frame.
-#include <slimcodec/decode/callback.hpp>
-#include <slimcodec/decode/native.hpp>
+#include <slimcodec/server/callback.hpp>
+#include <slimcodec/server/native.hpp>
 #ifdef SLIMCODEC_HAVE_LIBTORCH
-#include <slimcodec/decode/detection.hpp>
-#include <slimcodec/decode/libtorch.hpp>
+#include <slimcodec/server/detection.hpp>
+#include <slimcodec/server/libtorch.hpp>
 #endif
-#include <slimcodec/serve/tcp_service.hpp>
+#include <slimcodec/server/tcp_service.hpp>
 #ifdef SLIMCODEC_HAVE_MQTT
-#include <slimcodec/serve/mqtt_service.hpp>
+#include <slimcodec/server/mqtt_service.hpp>
 
 #include <csignal>
 #include <unistd.h>
@@ -103,7 +103,7 @@ extern "C" void on_stop_signal(int) {
   [[maybe_unused]] ssize_t n = write(g_stop_pipe[1], &c, 1);
 }
 
-int run_mqtt(slimcodec::serve::MqttServiceOptions options) {
+int run_mqtt(slimcodec::server::MqttServiceOptions options) {
   using namespace slimcodec;
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
@@ -112,7 +112,7 @@ int run_mqtt(slimcodec::serve::MqttServiceOptions options) {
     std::perror("cannot install the SIGINT/SIGTERM handler");
     return 1;
   }
-  auto service = serve::MqttDecodeService::start(options);
+  auto service = server::MqttDecodeService::start(options);
   if (!service) {
     std::fprintf(stderr, "cannot start: %s\n", service.error().what());
     return 1;
@@ -144,9 +144,9 @@ int run_mqtt(slimcodec::serve::MqttServiceOptions options) {
 int main(int argc, char** argv) {
   using namespace slimcodec;
 #ifdef SLIMCODEC_HAVE_LIBTORCH
-  decode::register_detection_backends();  // detect-native, detect-torchscript (decode/detection.hpp)
+  server::register_detection_backends();  // detect-native, detect-torchscript (server/detection.hpp)
 #endif
-  serve::ServiceOptions options;
+  server::ServiceOptions options;
   options.port = 7878;
   std::string mqtt_broker, mqtt_group = "decoders", mqtt_client_id, mqtt_prefix = "slimcodec";
   size_t mqtt_max_queued = 64;
@@ -166,7 +166,7 @@ int main(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       return 0;
     } else if (arg == "--list-backends") {
-      for (const auto& name : decode::BackendRegistry::global().names()) std::printf("%s\n", name.c_str());
+      for (const auto& name : server::BackendRegistry::global().names()) std::printf("%s\n", name.c_str());
       return 0;
     } else if (arg == "--bind") {
       options.bind_address = value();
@@ -219,7 +219,7 @@ int main(int argc, char** argv) {
 
   if (!mqtt_broker.empty()) {
 #ifdef SLIMCODEC_HAVE_MQTT
-    serve::MqttServiceOptions mqtt;
+    server::MqttServiceOptions mqtt;
     if (!parse_host_port(mqtt_broker, mqtt.host, mqtt.port))
       return std::fprintf(stderr, "--mqtt wants HOST:PORT, got %s\n", mqtt_broker.c_str()), 2;
     if (tcp_only_flag) return std::fprintf(stderr, "--bind and --port are for TCP mode, not --mqtt\n"), 2;
@@ -240,7 +240,7 @@ int main(int argc, char** argv) {
   }
 
   asio::io_context io;
-  auto service = serve::TcpService::create(io, options);
+  auto service = server::TcpService::create(io, options);
   if (!service) {
     std::fprintf(stderr, "cannot start: %s\n", service.error().what());
     return 1;

@@ -7,16 +7,16 @@
 //
 //   slimcodec-video-demo [--video FILE] [--frames N] [--every K] [--deadlines MS,MS] [--rates B/S,B/S,...]
 //                        [--step-s S] [--weights W] [--tail teacher_tail.pt] [--accuracy TABLE.json] --out DIR
-#include <slimcodec/adapt/accuracy_table.hpp>
-#include <slimcodec/adapt/device_loop.hpp>
-#include <slimcodec/adapt/link_shaper.hpp>
-#include <slimcodec/adapt/link_trace.hpp>
-#include <slimcodec/adapt/tcp_transport.hpp>
-#include <slimcodec/decode/detection.hpp>
+#include <slimcodec/device/accuracy_table.hpp>
+#include <slimcodec/device/device_loop.hpp>
+#include <emulation/link_shaper.hpp>
+#include <emulation/link_trace.hpp>
+#include <slimcodec/device/tcp_transport.hpp>
+#include <slimcodec/server/detection.hpp>
 #include <slimcodec/io/preprocess.hpp>
 #include <slimcodec/layers/paper.hpp>
 #include <slimcodec/model/encoder.hpp>
-#include <slimcodec/serve/tcp_service.hpp>
+#include <slimcodec/server/tcp_service.hpp>
 #include <slimcodec/weights/safetensors.hpp>
 
 extern "C" {
@@ -34,7 +34,8 @@ extern "C" {
 #include <vector>
 
 using namespace slimcodec;
-using namespace slimcodec::adapt;
+using namespace slimcodec::device;
+using namespace slimcodec::emulation;
 
 namespace {
 
@@ -184,13 +185,13 @@ int main(int argc, char** argv) {
   if (!accuracy) return std::fprintf(stderr, "accuracy table %s: %s\n", o.accuracy.c_str(), accuracy.error().what()), 1;
 
   // Server: the decode service with the detection backend, behind the emulated link.
-  decode::register_detection_backends();
+  server::register_detection_backends();
   asio::io_context service_io, shaper_io;
-  serve::ServiceOptions so;
+  server::ServiceOptions so;
   so.workers = 1;
   so.backend = "detect-native";
   so.backend_options = {{"weights", o.weights}, {"tail", o.tail}, {"threads", "1"}, {"max_pixels", "16384"}};
-  auto service = serve::TcpService::create(service_io, so);
+  auto service = server::TcpService::create(service_io, so);
   if (!service) return std::fprintf(stderr, "decode service: %s\n", service.error().what()), 1;
   (*service)->start();
   std::vector<TracePoint> points;

@@ -1,14 +1,14 @@
 // Each frame's task result reaches the device: a decode service whose backend detects (a fixed-answer detector
 // here, so the test needs no model) replies with a result section, and the DeviceLoop hands the caller the frame
 // id, whether the deadline was met and the boxes scaled to the device's frame, over TCP and over MQTT.
-#include <slimcodec/adapt/device_loop.hpp>
-#include <slimcodec/adapt/tcp_transport.hpp>
+#include <slimcodec/device/device_loop.hpp>
+#include <slimcodec/device/tcp_transport.hpp>
 #include <slimcodec/layers/paper.hpp>
 #include <slimcodec/model/encoder.hpp>
-#include <slimcodec/serve/tcp_service.hpp>
+#include <slimcodec/server/tcp_service.hpp>
 #ifdef SLIMCODEC_DEVICE_RESULTS_MQTT
-#include <slimcodec/adapt/mqtt_transport.hpp>
-#include <slimcodec/serve/mqtt_service.hpp>
+#include <slimcodec/device/mqtt_transport.hpp>
+#include <slimcodec/server/mqtt_service.hpp>
 
 #include "mqtt_test_support.hpp"
 #endif
@@ -19,7 +19,7 @@
 #include <vector>
 
 using namespace slimcodec;
-using namespace slimcodec::adapt;
+using namespace slimcodec::device;
 
 namespace {
 
@@ -27,17 +27,17 @@ using PaperEncoder = model::Encoder<layers::paper::Encoder>;
 
 // Answers every frame with the input unchanged and two detections whose box depends on the frame's first value,
 // so a mix-up between frames would show.
-class FixedDetector final : public decode::DecoderBackend {
+class FixedDetector final : public server::DecoderBackend {
  public:
   std::string_view name() const override { return "test-detector"; }
-  decode::Detections detections() const override { return {dets_, 2}; }
+  server::Detections detections() const override { return {dets_, 2}; }
 
  protected:
-  Result<decode::FeatureMap> run(const float* in, decode::TensorShape shape) override {
+  Result<server::FeatureMap> run(const float* in, server::TensorShape shape) override {
     out_.assign(in, in + shape.size());
     dets_[0] = {3, 0.75f, 10.f, 20.f, 110.f, 220.f};
     dets_[1] = {0, 0.5f, -4.f, 0.f, 4.f, 8.f};
-    return decode::FeatureMap{out_.data(), shape};
+    return server::FeatureMap{out_.data(), shape};
   }
 
  private:
@@ -45,9 +45,9 @@ class FixedDetector final : public decode::DecoderBackend {
   wire::Detection dets_[2];
 };
 
-const bool kRegistered = decode::BackendRegistry::global().add(
-    "test-detector", [](const decode::BackendOptions&) -> Result<std::unique_ptr<decode::DecoderBackend>> {
-      return std::unique_ptr<decode::DecoderBackend>(new FixedDetector);
+const bool kRegistered = server::BackendRegistry::global().add(
+    "test-detector", [](const server::BackendOptions&) -> Result<std::unique_ptr<server::DecoderBackend>> {
+      return std::unique_ptr<server::DecoderBackend>(new FixedDetector);
     });
 
 std::vector<float> test_input(size_t n) {
@@ -94,10 +94,10 @@ void check_loop_results(FrameTransport& link, int frames) {
 TEST_CASE("device loop over TCP: each frame's detections reach the caller with its id and deadline") {
   REQUIRE(kRegistered);
   asio::io_context io;
-  serve::ServiceOptions so;
+  server::ServiceOptions so;
   so.workers = 1;
   so.backend = "test-detector";
-  auto service = serve::TcpService::create(io, so);
+  auto service = server::TcpService::create(io, so);
   REQUIRE(service);
   (*service)->start();
   std::thread io_thread([&] { io.run(); });
@@ -156,14 +156,14 @@ TEST_CASE("device loop over MQTT (MqttTransport): each frame's detections reach 
   }
   REQUIRE(kRegistered);
   Broker broker;
-  serve::MqttServiceOptions so;
+  server::MqttServiceOptions so;
   so.port = broker.port();
   so.workers = 1;
   so.backend = "test-detector";
-  auto worker = serve::MqttDecodeService::start(so);
+  auto worker = server::MqttDecodeService::start(so);
   INFO((worker ? "" : worker.error().what()));
   REQUIRE(worker);
-  auto device = serve::MqttDeviceClient::connect(device_options(broker.port(), "detector-cam", std::chrono::seconds(10)));
+  auto device = device::MqttDeviceClient::connect(device_options(broker.port(), "detector-cam", std::chrono::seconds(10)));
   REQUIRE(device);
   MqttTransport link(**device);
   check_loop_results(link, 4);

@@ -1,17 +1,17 @@
 // Built with -fno-exceptions -fno-rtti: includes every core header a device uses, then runs the paths a board
 // runs (weights from the file and from the generated header, encode at s = 1..4, frame round trip) and checks
 // them. Exits non-zero on any difference. Usage: embedded_noexcept_check <tests/data directory>
-#include <slimcodec/adapt/accuracy_table.hpp>
-#include <slimcodec/adapt/bandwidth.hpp>
-#include <slimcodec/adapt/calibration.hpp>
-#include <slimcodec/adapt/controller.hpp>
-#include <slimcodec/adapt/device_loop.hpp>
-#include <slimcodec/adapt/frame_encoder.hpp>
-#include <slimcodec/adapt/frame_transport.hpp>
-#include <slimcodec/adapt/link_trace.hpp>
-#include <slimcodec/adapt/operating_points.hpp>
-#include <slimcodec/adapt/trace_simulation.hpp>
-#include <slimcodec/decode/native.hpp>
+#include <slimcodec/device/accuracy_table.hpp>
+#include <slimcodec/device/bandwidth.hpp>
+#include <slimcodec/device/calibration.hpp>
+#include <slimcodec/device/controller.hpp>
+#include <slimcodec/device/device_loop.hpp>
+#include <slimcodec/device/frame_encoder.hpp>
+#include <slimcodec/device/frame_transport.hpp>
+#include <emulation/link_trace.hpp>
+#include <slimcodec/device/operating_points.hpp>
+#include <emulation/trace_simulation.hpp>
+#include <slimcodec/server/native.hpp>
 #include <slimcodec/io/file.hpp>
 #include <slimcodec/io/image.hpp>
 #include <slimcodec/io/preprocess.hpp>

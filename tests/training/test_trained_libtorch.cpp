@@ -1,7 +1,7 @@
 // The server side exported by the training pipeline (server.pt: reconstructor + teacher tail, TorchScript) runs in
 // the LibTorch decoder backend on a frame the C++ encoder made from a real photo, and detects what PyTorch
 // detected: the fixture's top detections for s = 4, b = 4 (tests/training/data/e2e_reference.safetensors).
-#include <slimcodec/decode/libtorch.hpp>
+#include <slimcodec/server/libtorch.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -102,12 +102,12 @@ TEST_CASE("the exported server side detects in LibTorch what PyTorch detected") 
   REQUIRE(size);
   REQUIRE(decode_frame(frame.data(), *size, z.data(), n));
 
-  auto backend = decode::BackendRegistry::global().create("libtorch", {{"module", SLIMCODEC_TRAINED_SERVER_PT}});
+  auto backend = server::BackendRegistry::global().create("libtorch", {{"module", SLIMCODEC_TRAINED_SERVER_PT}});
   REQUIRE(backend);
-  const decode::TensorShape shape{size_t(p.shape.channels), size_t(p.shape.height), size_t(p.shape.width)};
+  const server::TensorShape shape{size_t(p.shape.channels), size_t(p.shape.height), size_t(p.shape.width)};
   auto out = (*backend)->decode(z.data(), shape);
   REQUIRE(out);
-  REQUIRE(out->features.shape == decode::TensorShape{84, 2 * shape.height, 2 * shape.width});
+  REQUIRE(out->features.shape == server::TensorShape{84, 2 * shape.height, 2 * shape.width});
   const auto got = decode_centernet(out->features.data, out->features.shape.height, out->features.shape.width, 10);
 
   auto want = fixture->tensor_f32("detections_s4_b4", {10, 6});

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "slimcodec/adapt/accuracy_table.hpp"
+#include "slimcodec/device/accuracy_table.hpp"
 #include "slimcodec/codec.hpp"
 #include "slimcodec/io/image.hpp"
 #include "slimcodec/io/preprocess.hpp"
@@ -175,14 +175,14 @@ TEST_CASE("trained weights refuse a mismatched model") {
 
 TEST_CASE("the accuracy table measured with these weights loads into the controller") {
   const SafeTensorsFile fixture = open_file(kFixture);
-  auto table = adapt::load_accuracy_table(kRepo + "/" + meta(fixture, "table"));
+  auto table = device::load_accuracy_table(kRepo + "/" + meta(fixture, "table"));
   INFO(table.error().what());
   REQUIRE(table);
   REQUIRE(table->metric == "mAP@[.5:.95]");
   REQUIRE(table->configurations.size() == 16);
   for (unsigned s = 1; s <= 4; ++s)
     for (unsigned b = 1; b <= 4; ++b) {
-      const adapt::AccuracyEntry* e = table->find(s, b);
+      const device::AccuracyEntry* e = table->find(s, b);
       REQUIRE(e != nullptr);
       REQUIRE(e->accuracy >= 0.0);
       REQUIRE(e->accuracy <= 100.0);

@@ -1,7 +1,7 @@
 """Exports: the student's weights as one safetensors file the C++ library loads unchanged (prefixes `encoder.`
 and `reconstructor.`, docs/model.md), and TorchScript modules for the LibTorch decoder backend: the teacher tail
 (tap -> outputs) and the whole server side (reconstructor + tail). All TorchScript modules take and return one
-1 x C x H x W tensor, the backend's contract (include/slimcodec/decode/libtorch.hpp).
+1 x C x H x W tensor, the backend's contract (include/slimcodec/server/libtorch.hpp).
 """
 import json
 import os

@@ -1,0 +1,63 @@
+// DecoderBackend: the server-side step that turns a dequantized bottleneck tensor into the feature map the rest
+// of the network consumes. Backends are chosen by name at run time (see registry.hpp).
+#pragma once
+
+#include <slimcodec/common/result.hpp>
+#include <slimcodec/wire/detection.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <string_view>
+
+namespace slimcodec::server {
+
+struct TensorShape {
+  size_t channels = 0, height = 0, width = 0;
+  constexpr size_t size() const { return channels * height * width; }
+  constexpr bool operator==(const TensorShape& o) const {
+    return channels == o.channels && height == o.height && width == o.width;
+  }
+};
+
+// A reconstructed feature map, viewed in the backend's own buffer: valid until that backend's next decode().
+struct FeatureMap {
+  const float* data = nullptr;
+  TensorShape shape;
+};
+
+// The task's answer a backend computed from the last decode() (a detector's boxes, in the model input's pixels),
+// viewed in the backend's own buffer. Empty (count 0) for backends that only reconstruct features.
+struct Detections {
+  const wire::Detection* data = nullptr;
+  size_t count = 0;
+};
+
+struct Decoded {
+  FeatureMap features;
+  double decode_ms = 0;  // wall time of the backend's work, measured around run()
+};
+
+// One instance is used by one thread at a time; a service creates one per worker.
+class DecoderBackend {
+ public:
+  virtual ~DecoderBackend() = default;
+  virtual std::string_view name() const = 0;
+
+  // The detections of the last successful decode(), valid until the next one; none unless the backend detects.
+  virtual Detections detections() const { return {}; }
+
+  // Decodes a CHW float tensor; times the backend's work.
+  Result<Decoded> decode(const float* features, TensorShape shape) {
+    if (features == nullptr || shape.size() == 0) return Errc::invalid_argument;
+    const auto start = std::chrono::steady_clock::now();
+    Result<FeatureMap> out = run(features, shape);
+    const auto stop = std::chrono::steady_clock::now();
+    if (!out) return out.error();
+    return Decoded{*out, std::chrono::duration<double, std::milli>(stop - start).count()};
+  }
+
+ protected:
+  virtual Result<FeatureMap> run(const float* features, TensorShape shape) = 0;
+};
+
+}  // namespace slimcodec::server

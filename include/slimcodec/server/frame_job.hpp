@@ -1,0 +1,68 @@
+// The work one frame needs on the server, shared by every transport: dequantize the payload, run the
+// backend, and describe the result as a Reply (with the decode time the device's controller uses). An allocation
+// that fails (a valid but large frame on a small server) becomes a reply with status out_of_memory.
+#pragma once
+
+#include <slimcodec/common/alloc.hpp>
+#include <slimcodec/server/backend.hpp>
+#include <slimcodec/quant/quant.hpp>
+#include <slimcodec/wire/reply.hpp>
+#include <slimcodec/wire/reply.hpp>
+#include <slimcodec/wire/frame.hpp>
+
+#include <chrono>
+#include <vector>
+
+namespace slimcodec::server {
+
+// A worker keeps its dequantization scratch between frames up to this size; a larger one is freed after its
+// frame, so one big frame does not hold memory that the service's budget no longer counts.
+inline constexpr size_t kKeepScratchBytes = size_t(16) << 20;
+
+// Bytes of server memory a frame costs while it is decoded: its payload plus the dequantized floats.
+inline uint64_t frame_decode_bytes(const wire::FrameHeader& h) {
+  return uint64_t(h.payload_size) + uint64_t(h.channels) * h.height * h.width * sizeof(float);
+}
+
+inline wire::Reply decode_frame_to_reply(DecoderBackend& backend, const wire::FrameHeader& h, const uint8_t* payload,
+                                   size_t payload_size, std::vector<float>& scratch) {
+  wire::Reply reply;
+  reply.frame_id = h.frame_id;
+  reply.timestamp_us = h.timestamp_us;
+  const auto start = std::chrono::steady_clock::now();
+  const TensorShape shape{h.channels, h.height, h.width};
+  struct ReleaseLargeScratch {
+    std::vector<float>& v;
+    ~ReleaseLargeScratch() {
+      if (v.capacity() * sizeof(float) > kKeepScratchBytes) std::vector<float>().swap(v);
+    }
+  } release{scratch};
+  if (!try_resize(scratch, shape.size())) {
+    reply.status = Errc::out_of_memory;
+    return reply;
+  }
+  auto n = quant::unpack_dequantize(payload, payload_size, shape.size(), h.bits, quant::Bounds{h.lo, h.hi},
+                                    scratch.data(), scratch.size());
+  if (!n) {
+    reply.status = n.code();
+    return reply;
+  }
+  auto out = backend.decode(scratch.data(), shape);
+  if (!out) {
+    reply.status = out.code();
+    return reply;
+  }
+  const auto stop = std::chrono::steady_clock::now();
+  const auto& f = out->features;
+  reply.decode_us = uint32_t(std::chrono::duration_cast<std::chrono::microseconds>(stop - start).count());
+  reply.digest = wire::digest_features(f.data, f.shape.size());
+  reply.out_channels = uint16_t(f.shape.channels);
+  reply.out_height = uint16_t(f.shape.height);
+  reply.out_width = uint16_t(f.shape.width);
+  const Detections found = backend.detections();  // the task's result section (empty for most backends)
+  reply.detection_count = uint16_t(found.count < wire::kMaxDetections ? found.count : wire::kMaxDetections);
+  for (size_t i = 0; i < reply.detection_count; ++i) reply.detections[i] = found.data[i];
+  return reply;
+}
+
+}  // namespace slimcodec::server

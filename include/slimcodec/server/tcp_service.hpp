@@ -1,0 +1,545 @@
+// The TCP decode service (standalone Asio): accepts many device connections, parses frames incrementally,
+// decodes them on a worker pool and replies per frame. A connection that sends bad bytes is answered with one
+// error reply and dropped alone; the others carry on. shutdown() stops accepting, answers every frame already
+// received, then closes.
+//
+// Hostile clients (docs/service.md): memory is bounded by a service-wide budget (parser buffers as they grow,
+// plus payload and dequantized floats of every frame being decoded); a frame that does not fit is answered
+// `overloaded`. Each connection holds at most max_inflight_per_connection frames and queued replies together
+// (reading pauses above that), a frame must arrive whole within frame_timeout of its first byte, a reply write
+// must finish within write_timeout, and an accept error (EMFILE, ENFILE) backs off and re-arms accept.
+#pragma once
+
+#include <slimcodec/common/alloc.hpp>
+#include <slimcodec/server/frame_job.hpp>
+#include <slimcodec/server/worker_pool.hpp>
+#include <slimcodec/wire/parser.hpp>
+
+#include <asio.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <climits>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+namespace slimcodec::server {
+
+struct ServiceOptions {
+  std::string bind_address = "127.0.0.1";
+  uint16_t port = 0;  // 0: pick a free port (see TcpService::port())
+  size_t workers = 2;
+  std::string backend = "identity";
+  BackendOptions backend_options;
+  // Frames being decoded plus replies not yet written, per connection: reading pauses at this many, so a client
+  // that does not read its replies stops being read (back-pressure instead of memory growth).
+  size_t max_inflight_per_connection = 32;
+  size_t max_connections = 1024;
+  size_t send_buffer_bytes = 0;  // SO_SNDBUF of each connection; 0 keeps the system's (autotuned) size
+  wire::ParserLimits limits;
+  // Bytes the service may hold for frames across all connections: parser buffers (as payload bytes arrive), and
+  // for each frame being decoded its payload copy plus its dequantized floats (4 bytes per value). A frame that
+  // does not fit is answered `overloaded`; a partial frame whose buffer would not fit ends its stream with
+  // `overloaded`. The check runs after each parser growth, so the total can pass the budget by at most one growth
+  // step (at most limits.max_payload_size). Backend memory (its network, its output) is the backend's own.
+  size_t memory_budget = size_t(1) << 30;
+  std::chrono::milliseconds idle_timeout{30000};   // nothing received, decoding or being written this long: close
+  std::chrono::milliseconds frame_timeout{60000};  // a frame not complete this long after its first byte: close
+  std::chrono::milliseconds write_timeout{30000};  // a reply write (client not reading) pending this long: close
+  std::chrono::milliseconds accept_backoff{100};   // after an accept error (EMFILE, ENFILE): wait, then accept again
+  std::chrono::milliseconds shutdown_grace{10000};  // after shutdown(), connections still open this long are cut
+};
+
+struct ServiceStats {
+  std::atomic<uint64_t> connections_accepted{0};
+  std::atomic<uint64_t> connections_rejected{0};  // over max_connections, or no memory for the connection
+  std::atomic<uint64_t> connections_failed{0};    // not a valid frame stream, or a partial frame over the budget
+  std::atomic<uint64_t> connections_cut{0};       // disconnected mid-frame, timed out, or cut at shutdown (once each)
+  std::atomic<uint64_t> connections_timed_out{0};  // of those cut: idle, frame or write timeout
+  std::atomic<uint64_t> accept_errors{0};          // accept failed (EMFILE, ENFILE, ...); accept re-armed after a pause
+  std::atomic<uint64_t> frames_received{0};
+  std::atomic<uint64_t> frames_answered{0};  // replies written to the socket (ok or decode error)
+  std::atomic<uint64_t> frames_decode_failed{0};
+  std::atomic<uint64_t> frames_overloaded{0};  // answered `overloaded` (memory budget), included in frames_answered
+  std::atomic<uint64_t> frames_unanswered{0};  // received, but the connection was gone before the reply was written
+  std::atomic<uint64_t> outbox_peak{0};        // most replies ever queued on one connection
+  std::atomic<uint64_t> memory_peak{0};        // most bytes ever charged to the memory budget
+};
+
+class TcpService;
+
+namespace detail {
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(asio::ip::tcp::socket socket, TcpService& service);
+  void start();
+  void deliver(const wire::ReplyBytes& reply);  // any thread
+  void shutdown();                        // any thread: stop reading, close once in-flight frames are answered
+  void cut();                             // any thread: close now
+  bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }  // closed: skip its queued work
+
+ private:
+  void read();
+  void process();
+  void submit_frame();
+  void fail(Errc code);  // stream error: one error reply (frame id 0), then close
+  void answer_now(const wire::FrameHeader& h, Errc status);  // a reply without decoding (overloaded, out_of_memory)
+  void send(const wire::ReplyBytes& reply);
+  void write_next();
+  void close_if_done();
+  void close();
+  void count_cut(bool timed_out);
+  void arm_idle_timer();
+  void track_frame_deadline();
+  bool charge_parser();  // false: over the memory budget
+
+  asio::ip::tcp::socket socket_;
+  TcpService& service_;
+  asio::strand<asio::io_context::executor_type> strand_;
+  asio::steady_timer idle_timer_, frame_timer_, write_timer_;
+  wire::FrameParser parser_;
+  size_t parser_charged_ = 0;  // bytes of parser buffer charged to the service's memory budget
+  bool frame_timer_armed_ = false, cut_counted_ = false;
+  std::atomic<bool> cancelled_{false};
+  std::vector<uint8_t> buffer_ = std::vector<uint8_t>(64 * 1024);
+  size_t pos_ = 0, len_ = 0;
+  struct Outgoing {
+    wire::ReplyBytes bytes;
+    bool answers_frame;  // false for the one error reply that ends a bad stream
+  };
+  std::deque<Outgoing> outbox_;
+  size_t inflight_ = 0;
+  bool writing_ = false, reading_ = false, stop_reading_ = false, closed_ = false;
+};
+
+}  // namespace detail
+
+class TcpService {
+ public:
+  static Result<std::unique_ptr<TcpService>> create(asio::io_context& io, ServiceOptions options) {
+    auto pool = WorkerPool::create(options.workers, options.backend, options.backend_options);
+    if (!pool) return pool.error();
+    std::unique_ptr<TcpService> svc(new TcpService(io, std::move(options), std::move(*pool)));
+    asio::error_code ec;
+    auto address = asio::ip::make_address(svc->options_.bind_address, ec);
+    if (ec) return Error{Errc::invalid_argument, "bad bind address"};
+    asio::ip::tcp::endpoint endpoint(address, svc->options_.port);
+    svc->acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) svc->acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+    if (!ec) svc->acceptor_.bind(endpoint, ec);
+    if (!ec) svc->acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return Error{Errc::io_error, "cannot listen on the requested address and port"};
+    return svc;
+  }
+
+  ~TcpService() { stop_workers(); }
+
+  // Stops the decode threads: running frames finish, queued ones are dropped (counted as unanswered).
+  void stop_workers() { stats_.frames_unanswered += pool_->stop(); }
+
+  // The memory budget (ServiceOptions::memory_budget): charge() fails, charging nothing, when `bytes` do not fit.
+  bool charge(size_t bytes) {
+    size_t used = budget_used_.load(std::memory_order_relaxed);
+    do {
+      if (bytes > options_.memory_budget || used > options_.memory_budget - bytes) return false;
+    } while (!budget_used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
+    uint64_t peak = stats_.memory_peak.load(std::memory_order_relaxed);
+    while (used + bytes > peak && !stats_.memory_peak.compare_exchange_weak(peak, used + bytes)) {
+    }
+    return true;
+  }
+  void release(size_t bytes) { budget_used_.fetch_sub(bytes, std::memory_order_relaxed); }
+  size_t memory_used() const { return budget_used_.load(std::memory_order_relaxed); }
+  size_t connection_count() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return connections_.size();
+  }
+
+  uint16_t port() const { return port_; }
+  asio::io_context& io() { return io_; }
+  const ServiceOptions& options() const { return options_; }
+  ServiceStats& stats() { return stats_; }
+  WorkerPool& pool() { return *pool_; }
+
+  void start() { accept(); }
+
+  // Stops accepting; every connection stops reading and closes once its received frames are answered.
+  // Connections still open after shutdown_grace are cut (their unanswered frames counted in the stats).
+  void shutdown() {
+    asio::post(acceptor_.get_executor(), [this] {
+      if (stopping_) return;
+      stopping_ = true;
+      asio::error_code ignored;
+      acceptor_.close(ignored);
+      accept_timer_.cancel();
+      const auto live = live_connections();
+      for (auto& c : live) c->shutdown();
+      if (live.empty()) return;
+      grace_timer_.expires_after(options_.shutdown_grace);
+      grace_timer_.async_wait([this](const asio::error_code& ec) {
+        if (ec) return;
+        for (auto& c : live_connections()) c->cut();
+      });
+    });
+  }
+
+  // Called by connections when they close; lets the grace timer go once the last one is gone.
+  void on_connection_closed(detail::Connection* c) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = connections_.begin(); it != connections_.end(); ++it)
+      if (it->lock().get() == c || it->expired()) {
+        connections_.erase(it);
+        break;
+      }
+    if (stopping_ && connections_.empty()) asio::post(acceptor_.get_executor(), [this] { grace_timer_.cancel(); });
+  }
+
+ private:
+  TcpService(asio::io_context& io, ServiceOptions options, std::unique_ptr<WorkerPool> pool)
+      : io_(io),
+        options_(std::move(options)),
+        pool_(std::move(pool)),
+        acceptor_(io),
+        grace_timer_(io),
+        accept_timer_(io) {}
+
+  std::vector<std::shared_ptr<detail::Connection>> live_connections() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<std::shared_ptr<detail::Connection>> out;
+    for (auto& w : connections_)
+      if (auto c = w.lock()) out.push_back(std::move(c));
+    return out;
+  }
+
+  void accept() {
+    if (port_ == 0) port_ = acceptor_.local_endpoint().port();
+    acceptor_.async_accept(io_, [this](const asio::error_code& ec, asio::ip::tcp::socket socket) {
+      if (stopping_ || ec == asio::error::operation_aborted) return;  // acceptor closed
+      if (ec) {
+        // EMFILE/ENFILE (out of descriptors), ENOBUFS, ECONNABORTED...: the listener is fine; try again after a
+        // pause (an immediate retry would spin while the descriptors stay exhausted).
+        ++stats_.accept_errors;
+        accept_timer_.expires_after(options_.accept_backoff);
+        accept_timer_.async_wait([this](const asio::error_code& wait_ec) {
+          if (!wait_ec && !stopping_) accept();
+        });
+        return;
+      }
+      size_t live;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        live = connections_.size();
+      }
+      if (live >= options_.max_connections) {
+        ++stats_.connections_rejected;
+        asio::error_code ignored;
+        socket.close(ignored);
+      } else {
+        std::shared_ptr<detail::Connection> c;
+        const bool added = try_allocate([&] {
+          c = std::make_shared<detail::Connection>(std::move(socket), *this);
+          std::lock_guard<std::mutex> lock(mutex_);
+          connections_.push_back(c);
+        });
+        if (added) {
+          ++stats_.connections_accepted;
+          c->start();
+        } else {
+          ++stats_.connections_rejected;  // out of memory: the socket closes with c (or was never moved)
+        }
+      }
+      accept();
+    });
+  }
+
+  asio::io_context& io_;
+  ServiceOptions options_;
+  std::unique_ptr<WorkerPool> pool_;
+  asio::ip::tcp::acceptor acceptor_;
+  asio::steady_timer grace_timer_, accept_timer_;
+  std::atomic<size_t> budget_used_{0};
+  uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  ServiceStats stats_;
+  std::mutex mutex_;
+  std::vector<std::weak_ptr<detail::Connection>> connections_;
+};
+
+// ------------------------------ Connection
+
+namespace detail {
+
+// A connection keeps its parser's buffer between frames up to this size; after a larger frame it starts afresh.
+inline constexpr size_t kKeepParserBytes = size_t(1) << 20;
+
+inline Connection::Connection(asio::ip::tcp::socket socket, TcpService& service)
+    : socket_(std::move(socket)),
+      service_(service),
+      strand_(asio::make_strand(service.io())),
+      idle_timer_(strand_),
+      frame_timer_(strand_),
+      write_timer_(strand_),
+      parser_(service.options().limits) {}
+
+inline void Connection::start() {
+  asio::post(strand_, [self = shared_from_this()] {
+    asio::error_code ignored;
+    self->socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+    if (const size_t b = self->service_.options().send_buffer_bytes; b > 0 && b <= size_t(INT_MAX))
+      self->socket_.set_option(asio::socket_base::send_buffer_size(int(b)), ignored);
+    self->arm_idle_timer();
+    self->read();
+  });
+}
+
+inline void Connection::count_cut(bool timed_out) {
+  if (cut_counted_) return;
+  cut_counted_ = true;
+  ++service_.stats().connections_cut;
+  if (timed_out) ++service_.stats().connections_timed_out;
+}
+
+inline void Connection::arm_idle_timer() {
+  idle_timer_.expires_after(service_.options().idle_timeout);
+  idle_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+    if (ec || self->closed_) return;
+    // Decoding is the server's time, and a pending write has its own deadline (write_timeout).
+    if (self->inflight_ > 0 || self->writing_) return self->arm_idle_timer();
+    self->count_cut(true);
+    self->close();
+  });
+}
+
+// Arms the frame deadline at a frame's first byte and disarms it when the frame completes (submit_frame).
+inline void Connection::track_frame_deadline() {
+  const bool mid_frame = !parser_.failed() && !parser_.finish();
+  if (mid_frame && !frame_timer_armed_) {
+    frame_timer_armed_ = true;
+    frame_timer_.expires_after(service_.options().frame_timeout);
+    frame_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+      if (ec || self->closed_ || !self->frame_timer_armed_) return;
+      if (self->pos_ < self->len_ && !self->stop_reading_) {
+        // Reading is paused by back-pressure (our decoding or the client's unread replies, which write_timeout
+        // covers): the rest of the frame may be in our buffer already. Not the sender's delay.
+        self->frame_timer_armed_ = false;
+        return self->track_frame_deadline();
+      }
+      self->count_cut(true);
+      self->close();
+    });
+  } else if (!mid_frame && frame_timer_armed_) {
+    frame_timer_armed_ = false;
+    frame_timer_.cancel();
+  }
+}
+
+inline bool Connection::charge_parser() {
+  const size_t capacity = parser_.buffer_capacity();
+  if (capacity < parser_charged_) {
+    service_.release(parser_charged_ - capacity);
+  } else if (capacity > parser_charged_ && !service_.charge(capacity - parser_charged_)) {
+    return false;
+  }
+  parser_charged_ = capacity;
+  return true;
+}
+
+inline void Connection::read() {
+  if (reading_ || stop_reading_ || closed_) return;
+  reading_ = true;
+  socket_.async_read_some(asio::buffer(buffer_), asio::bind_executor(strand_, [self = shared_from_this()](
+                                                                                    const asio::error_code& ec,
+                                                                                    size_t n) {
+    self->reading_ = false;
+    if (self->closed_) return;
+    if (ec) {
+      // Peer closed or reset. A half-closed peer still gets the replies to the frames it sent; a frame cut in the
+      // middle is dropped with the connection.
+      if (!self->parser_.finish()) self->count_cut(false);
+      self->stop_reading_ = true;
+      return self->close_if_done();
+    }
+    self->arm_idle_timer();
+    self->pos_ = 0;
+    self->len_ = n;
+    self->process();
+  }));
+}
+
+inline void Connection::process() {
+  const size_t max_pending = std::max<size_t>(1, service_.options().max_inflight_per_connection);
+  while (pos_ < len_ && !stop_reading_) {
+    // Frames decoding and replies not yet written both count: resumed when a reply has been written.
+    if (inflight_ + outbox_.size() >= max_pending) return track_frame_deadline();
+    auto consumed = parser_.feed(buffer_.data() + pos_, len_ - pos_);
+    const bool fits = charge_parser();
+    if (!consumed) return fail(consumed.code());
+    if (!fits) return fail(Errc::overloaded);
+    pos_ += *consumed;
+    if (parser_.has_frame()) submit_frame();
+  }
+  if (closed_) return;
+  track_frame_deadline();
+  if (pos_ == len_) read();
+}
+
+inline void Connection::submit_frame() {
+  frame_timer_armed_ = false;  // this frame arrived in time; the next one gets its own deadline
+  frame_timer_.cancel();
+  const wire::FrameView& frame = parser_.frame();
+  const wire::FrameHeader header = frame.header;
+  ++service_.stats().frames_received;
+  const size_t cost = size_t(frame_decode_bytes(header));
+  if (!service_.charge(cost)) {
+    ++service_.stats().frames_overloaded;
+    answer_now(header, Errc::overloaded);
+  } else {
+    std::shared_ptr<std::vector<uint8_t>> payload;
+    if (!try_allocate([&] {
+          payload = std::make_shared<std::vector<uint8_t>>(frame.payload, frame.payload + header.payload_size);
+        })) {
+      service_.release(cost);
+      answer_now(header, Errc::out_of_memory);
+    } else {
+      ++inflight_;
+      const bool queued = service_.pool().submit([self = shared_from_this(), header, payload, cost](
+                                                     DecoderBackend& backend, std::vector<float>& scratch) {
+        if (self->cancelled()) {  // the connection is gone: no reply can be written, skip the work
+          self->service_.release(cost);
+          return self->deliver(wire::ReplyBytes{});
+        }
+        const wire::Reply reply = decode_frame_to_reply(backend, header, payload->data(), payload->size(), scratch);
+        self->service_.release(cost);
+        if (reply.status != Errc::ok) ++self->service_.stats().frames_decode_failed;
+        self->deliver(wire::write_reply(reply));
+      });
+      if (!queued) {
+        --inflight_;
+        service_.release(cost);
+        answer_now(header, Errc::out_of_memory);
+      }
+    }
+  }
+  if (parser_.buffer_capacity() > kKeepParserBytes) {  // after a big frame: give its buffer back
+    parser_ = wire::FrameParser(service_.options().limits);
+    (void)charge_parser();  // only releases
+  }
+}
+
+inline void Connection::answer_now(const wire::FrameHeader& h, Errc status) {
+  wire::Reply reply;
+  reply.status = status;
+  reply.frame_id = h.frame_id;
+  reply.timestamp_us = h.timestamp_us;
+  send(wire::write_reply(reply));
+}
+
+inline void Connection::fail(Errc code) {
+  ++service_.stats().connections_failed;
+  stop_reading_ = true;
+  wire::Reply reply;
+  reply.status = code;
+  if (try_allocate([&] { outbox_.push_back({wire::write_reply(reply), false}); })) write_next();
+  else close_if_done();
+}
+
+inline void Connection::deliver(const wire::ReplyBytes& reply) {
+  asio::post(strand_, [self = shared_from_this(), reply] {
+    --self->inflight_;
+    if (self->closed_) {
+      ++self->service_.stats().frames_unanswered;
+      return;
+    }
+    self->send(reply);
+  });
+}
+
+inline void Connection::send(const wire::ReplyBytes& reply) {
+  if (!try_allocate([&] { outbox_.push_back({reply, true}); })) {
+    ++service_.stats().frames_unanswered;
+    return close_if_done();
+  }
+  auto& peak = service_.stats().outbox_peak;
+  uint64_t seen = peak.load(std::memory_order_relaxed);
+  while (outbox_.size() > seen && !peak.compare_exchange_weak(seen, outbox_.size())) {
+  }
+  write_next();
+}
+
+inline void Connection::write_next() {
+  if (writing_ || outbox_.empty() || closed_) return close_if_done();
+  writing_ = true;
+  write_timer_.expires_after(service_.options().write_timeout);
+  write_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+    if (ec || self->closed_ || !self->writing_) return;
+    self->count_cut(true);  // the client does not read its replies
+    self->close();
+  });
+  asio::async_write(socket_, asio::buffer(outbox_.front().bytes.data(), outbox_.front().bytes.size()),
+                    asio::bind_executor(strand_, [self = shared_from_this()](const asio::error_code& ec, size_t) {
+                      self->writing_ = false;
+                      self->write_timer_.cancel();
+                      if (self->closed_) return;
+                      const bool answers_frame = self->outbox_.front().answers_frame;
+                      self->outbox_.pop_front();
+                      if (ec) {
+                        if (answers_frame) ++self->service_.stats().frames_unanswered;
+                        self->count_cut(false);
+                        self->stop_reading_ = true;
+                        return self->close();
+                      }
+                      if (answers_frame) ++self->service_.stats().frames_answered;
+                      if (!self->stop_reading_ && self->pos_ < self->len_) self->process();  // resume after back-pressure
+                      self->write_next();
+                    }));
+}
+
+inline void Connection::close_if_done() {
+  if (!closed_ && stop_reading_ && inflight_ == 0 && outbox_.empty() && !writing_) close();
+}
+
+inline void Connection::shutdown() {
+  asio::post(strand_, [self = shared_from_this()] {
+    self->stop_reading_ = true;
+    asio::error_code ignored;
+    if (self->reading_) self->socket_.shutdown(asio::ip::tcp::socket::shutdown_receive, ignored);
+    self->close_if_done();
+  });
+}
+
+inline void Connection::cut() {
+  asio::post(strand_, [self = shared_from_this()] {
+    if (self->closed_) return;
+    self->count_cut(false);
+    self->close();
+  });
+}
+
+inline void Connection::close() {
+  if (closed_) return;
+  closed_ = true;
+  cancelled_ = true;
+  stop_reading_ = true;
+  // Replies still queued will never be written (a write in progress keeps its buffer until it is aborted).
+  for (const auto& o : outbox_)
+    if (o.answers_frame) ++service_.stats().frames_unanswered;
+  outbox_.erase(writing_ ? outbox_.begin() + 1 : outbox_.begin(), outbox_.end());
+  asio::error_code ignored;
+  idle_timer_.cancel();
+  frame_timer_.cancel();
+  write_timer_.cancel();
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  parser_ = wire::FrameParser(service_.options().limits);  // frees a partial frame's buffer now
+  service_.release(parser_charged_);
+  parser_charged_ = 0;
+  service_.on_connection_closed(this);
+}
+
+}  // namespace detail
+}  // namespace slimcodec::server

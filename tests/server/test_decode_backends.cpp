@@ -1,0 +1,208 @@
+// Decoder backends: registry lookup by name, callback plumbing, errors, option parsing, the native backend's
+// limits, and the reply record. Tests that register backends use their own BackendRegistry, never the global one.
+#include <slimcodec/server/callback.hpp>
+#include <slimcodec/wire/reply.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
+
+using namespace slimcodec;
+
+TEST_CASE("registry creates backends by name and rejects unknown names") {
+  auto& registry = server::BackendRegistry::global();
+  auto names = registry.names();
+  REQUIRE(std::find(names.begin(), names.end(), "identity") != names.end());
+  auto unknown = registry.create("no-such-backend");
+  REQUIRE_FALSE(unknown);
+  REQUIRE(unknown.code() == Errc::backend_unknown);
+  REQUIRE_FALSE(registry.add("identity", server::make_identity_backend));  // first registration wins
+
+  auto identity = registry.create("identity");
+  REQUIRE(identity);
+  const std::vector<float> x = {1.f, -2.f, 3.5f, 0.f, 7.f, 8.f};
+  auto out = (*identity)->decode(x.data(), {1, 2, 3});
+  REQUIRE(out);
+  REQUIRE(out->features.shape == server::TensorShape{1, 2, 3});
+  REQUIRE(std::equal(x.begin(), x.end(), out->features.data));
+  REQUIRE((*identity)->decode(nullptr, {1, 2, 3}).code() == Errc::invalid_argument);
+}
+
+TEST_CASE("a callback backend is one line to register and reports its results and errors") {
+  server::BackendRegistry registry;  // local: the global registry stays as the program found it
+  const bool added = registry.add("test-double", [](const server::BackendOptions& opts) {
+    auto gain = server::option_u64(opts, "gain", 1, 16, "gain must be 1..16");
+    if (!gain) return Result<std::unique_ptr<server::DecoderBackend>>(gain.error());
+    const float g = float(gain->value_or(1));
+    return Result<std::unique_ptr<server::DecoderBackend>>(std::make_unique<server::CallbackBackend>(
+        "test-double", [g](const float* in, server::TensorShape s, std::vector<float>& out,
+                           server::TensorShape& out_shape) -> Result<void> {
+          if (s.channels != 2) return Error{Errc::backend_failed, "wants 2 channels"};
+          out.resize(s.size() * 4);  // 2x upsampling, nearest
+          out_shape = {s.channels, s.height * 2, s.width * 2};
+          for (size_t c = 0; c < s.channels; ++c)
+            for (size_t y = 0; y < 2 * s.height; ++y)
+              for (size_t x = 0; x < 2 * s.width; ++x)
+                out[(c * 2 * s.height + y) * 2 * s.width + x] = g * in[(c * s.height + y / 2) * s.width + x / 2];
+          return {};
+        }));
+  });
+  REQUIRE(added);
+  REQUIRE(registry.names() == std::vector<std::string>{"test-double"});
+  REQUIRE_FALSE(server::BackendRegistry::global().create("test-double"));
+  REQUIRE(registry.create("test-double", {{"gain", "abc"}}).code() == Errc::invalid_argument);
+  auto backend = registry.create("test-double", {{"gain", "2"}});
+  REQUIRE(backend);
+  const std::vector<float> x = {1, 2, 3, 4, 5, 6, 7, 8};
+  auto out = (*backend)->decode(x.data(), {2, 2, 2});
+  REQUIRE(out);
+  REQUIRE(out->features.shape == server::TensorShape{2, 4, 4});
+  REQUIRE(out->features.data[0] == 2.f);
+  REQUIRE(out->features.data[3] == 4.f);
+  REQUIRE(out->features.data[16] == 10.f);
+  REQUIRE(std::isfinite(out->decode_ms));
+  REQUIRE(out->decode_ms >= 0.0);
+  auto bad = (*backend)->decode(x.data(), {1, 2, 4});
+  REQUIRE(bad.code() == Errc::backend_failed);
+}
+
+TEST_CASE("reply records round-trip and reject corruption") {
+  wire::Reply r;
+  r.status = Errc::ok;
+  r.frame_id = 0xDEADBEEF;
+  r.decode_us = 1234;
+  r.timestamp_us = 0x0102030405060708ull;
+  r.digest = 0xFEDCBA9876543210ull;
+  r.out_channels = 24;
+  r.out_height = 192;
+  r.out_width = 191;
+  auto bytes = wire::write_reply(r);
+  REQUIRE(bytes[0] == 'S');
+  REQUIRE(bytes[8] == 0xEF);  // little-endian frame id
+  auto back = wire::parse_reply(bytes.data(), bytes.size());
+  REQUIRE(back);
+  REQUIRE(back->frame_id == r.frame_id);
+  REQUIRE(back->decode_us == r.decode_us);
+  REQUIRE(back->timestamp_us == r.timestamp_us);
+  REQUIRE(back->digest == r.digest);
+  REQUIRE(back->out_width == 191);
+  REQUIRE(wire::parse_reply(bytes.data(), wire::kReplySize - 1).code() == Errc::truncated);
+  for (size_t i = 0; i < wire::kReplySize; ++i) {
+    auto corrupt = bytes;
+    corrupt[i] ^= 0x10;
+    REQUIRE_FALSE(wire::parse_reply(corrupt.data(), corrupt.size()));
+  }
+  const float a[3] = {1.f, 2.f, 3.f}, b[3] = {1.f, 2.f, 3.0000002f};
+  REQUIRE(wire::digest_features(a, 3) != wire::digest_features(b, 3));
+}
+
+// ------------------------------ native backend
+
+#include <slimcodec/server/native.hpp>
+
+TEST_CASE("native backend reconstructs like the PyTorch reference, from a safetensors file") {
+  const std::string dir = SLIMCODEC_TEST_DATA_DIR "/data/";
+  auto parity = weights::SafeTensorsFile::open(dir + "reconstructor_parity.safetensors");
+  REQUIRE(parity);
+  auto input = parity->tensor_f32("input", {6, 12, 12});
+  auto expected = parity->tensor_f32("output", {24, 24, 24});
+  REQUIRE(input);
+  REQUIRE(expected);
+
+  auto backend = server::BackendRegistry::global().create(
+      "native", {{"weights", dir + "reconstructor_weights.safetensors"}});
+  REQUIRE(backend);
+  for (int repeat = 0; repeat < 2; ++repeat) {  // the second call reuses the network built by the first
+    auto out = (*backend)->decode(*input, {6, 12, 12});
+    REQUIRE(out);
+    REQUIRE(out->features.shape == server::TensorShape{24, 24, 24});
+    float max_ref = 0, max_err = 0;
+    for (size_t i = 0; i < out->features.shape.size(); ++i) {
+      max_ref = std::max(max_ref, std::fabs((*expected)[i]));
+      max_err = std::max(max_err, std::fabs(out->features.data[i] - (*expected)[i]));
+    }
+    INFO("max abs error " << max_err << ", output scale " << max_ref);
+    REQUIRE(max_err <= 1e-4f * std::max(1.f, max_ref));
+  }
+  // A different frame size rebuilds the network and keeps the weights.
+  std::vector<float> other(6 * 8 * 10, 0.25f);
+  auto resized = (*backend)->decode(other.data(), {6, 8, 10});
+  REQUIRE(resized);
+  REQUIRE(resized->features.shape == server::TensorShape{24, 16, 20});
+  REQUIRE((*backend)->decode(other.data(), {5, 8, 12}).code() == Errc::shape_out_of_range);
+}
+
+TEST_CASE("native backend reports bad options and bad weight files") {
+  auto& registry = server::BackendRegistry::global();
+  REQUIRE(registry.create("native", {}).code() == Errc::invalid_argument);
+  REQUIRE(registry.create("native", {{"weights", "/nonexistent.safetensors"}}).code() == Errc::io_error);
+  // The encoder's weights are not a reconstructor's.
+  auto wrong = registry.create("native", {{"weights", SLIMCODEC_TEST_DATA_DIR "/data/encoder_weights.safetensors"}});
+  REQUIRE_FALSE(wrong);
+  REQUIRE(registry.create("native", {{"random_seed", "3"}}));
+}
+
+TEST_CASE("backend options are parsed without exceptions: bad text, signs and overflow are invalid_argument") {
+  const server::BackendOptions o = {{"n", "42"},        {"neg", "-1"},       {"junk", "12abc"}, {"empty", ""},
+                                    {"space", " 7"},    {"big", "18446744073709551616"}, {"max", "18446744073709551615"},
+                                    {"plus", "+3"}};
+  auto n = server::option_u64(o, "n", 0, 100, "n");
+  REQUIRE(n);
+  REQUIRE(*n == std::optional<uint64_t>{42});
+  auto absent = server::option_u64(o, "absent", 0, 100, "absent");
+  REQUIRE(absent);
+  REQUIRE_FALSE(absent->has_value());
+  for (const char* key : {"neg", "junk", "empty", "space", "big", "plus"}) {
+    INFO(key);
+    auto r = server::option_u64(o, key, 0, UINT64_MAX, "bad");
+    REQUIRE(r.code() == Errc::invalid_argument);
+    REQUIRE(std::string(r.error().what()) == "bad");
+  }
+  REQUIRE(server::option_u64(o, "max", 0, UINT64_MAX, "max"));
+  REQUIRE(server::option_u64(o, "n", 0, 41, "above max").code() == Errc::invalid_argument);
+  REQUIRE(server::option_u64(o, "n", 43, 100, "below min").code() == Errc::invalid_argument);
+}
+
+TEST_CASE("native backend: random_seed and max_pixels are checked, not thrown") {
+  auto& registry = server::BackendRegistry::global();  // looked up only
+  for (const char* seed : {"abc", "-1", "", "99999999999999999999999", "3x"}) {
+    INFO("random_seed=" << seed);
+    auto r = registry.create("native", {{"random_seed", seed}});
+    REQUIRE(r.code() == Errc::invalid_argument);
+    REQUIRE(std::string(r.error().what()).find("random_seed") != std::string::npos);
+  }
+  REQUIRE(registry.create("native", {{"random_seed", "18446744073709551615"}}));
+  REQUIRE(registry.create("native", {{"random_seed", "1"}, {"max_pixels", "0"}}).code() == Errc::invalid_argument);
+  REQUIRE(registry.create("native", {{"random_seed", "1"}, {"max_pixels", "huge"}}).code() == Errc::invalid_argument);
+}
+
+TEST_CASE("native backend refuses frames above max_pixels before building a network for them") {
+  auto& registry = server::BackendRegistry::global();
+  auto small = registry.create("native", {{"random_seed", "1"}, {"max_pixels", "100"}});
+  REQUIRE(small);
+  std::vector<float> x(6 * 10 * 11, 0.5f);
+  REQUIRE((*small)->decode(x.data(), {6, 10, 10}));
+  REQUIRE((*small)->decode(x.data(), {6, 10, 11}).code() == Errc::shape_out_of_range);
+  REQUIRE((*small)->decode(x.data(), {6, 100, 1}));
+  // Default: the paper's 96 x 96 bottleneck. A 512 x 512 frame (1.6 GiB and half a minute before) is refused.
+  auto paper = registry.create("native", {{"random_seed", "1"}});
+  REQUIRE(paper);
+  REQUIRE((*paper)->decode(x.data(), {6, 512, 512}).code() == Errc::shape_out_of_range);
+  REQUIRE((*paper)->decode(x.data(), {6, 97, 96}).code() == Errc::shape_out_of_range);
+  REQUIRE((*paper)->decode(x.data(), {6, 1, 1}));
+}
+
+TEST_CASE("native backend: bounds near the float limit give a result, not undefined behaviour") {
+  // A CRC-valid frame may carry bounds of +-4.25e37: the convolutions overflow to inf and NaN, which then reach
+  // the activations (see tests/kernels/test_activation_limits.cpp). Under UBSan this used to be a signed overflow.
+  auto backend = server::BackendRegistry::global().create("native", {{"random_seed", "7"}});
+  REQUIRE(backend);
+  std::vector<float> x(6 * 8 * 8);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = (i % 2 ? 4.25e37f : -4.25e37f);
+  x[5] = std::numeric_limits<float>::quiet_NaN();
+  x[9] = std::numeric_limits<float>::infinity();
+  auto out = (*backend)->decode(x.data(), {6, 8, 8});
+  REQUIRE(out);
+  REQUIRE(out->features.shape == server::TensorShape{24, 16, 16});
+}

@@ -1,0 +1,503 @@
+// The TCP decode service on loopback: many concurrent clients, misbehaving clients dropped alone, graceful
+// shutdown. Bounded in count and time.
+#include <slimcodec/codec.hpp>
+#include <slimcodec/server/callback.hpp>
+#include <slimcodec/device/tcp_transport.hpp>
+#include <slimcodec/server/tcp_service.hpp>
+#include <slimcodec/wire/header_codec.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <random>
+#include <set>
+#include <thread>
+
+using namespace slimcodec;
+
+namespace {
+constexpr auto kReplyWait = std::chrono::seconds(60);  // a reply that takes longer means the service is stuck
+
+struct TestFrame {
+  std::vector<uint8_t> bytes;
+  uint64_t digest;  // what the identity backend must report
+};
+
+TestFrame make_frame(uint32_t id, unsigned bits, uint16_t c, uint16_t h, uint16_t w, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  std::vector<float> x(size_t(c) * h * w);
+  for (auto& v : x) v = normal(rng);
+  EncodeParams p{1, uint8_t(bits), {c, h, w}, quant::Bounds{-3.f, 3.f}, id, 1000u + id};
+  TestFrame f{std::vector<uint8_t>(max_frame_size(x.size(), bits)), 0};
+  auto n = encode_frame(x.data(), p, f.bytes.data(), f.bytes.size());
+  REQUIRE(n);
+  f.bytes.resize(*n);
+  std::vector<float> y(x.size());
+  REQUIRE(decode_frame(f.bytes.data(), f.bytes.size(), y.data(), y.size()));
+  f.digest = wire::digest_features(y.data(), y.size());
+  return f;
+}
+
+// A service running on its own io thread, on a free loopback port.
+struct RunningService {
+  asio::io_context io;
+  std::unique_ptr<server::TcpService> service;
+  std::thread thread;
+
+  explicit RunningService(server::ServiceOptions options) {
+    auto created = server::TcpService::create(io, std::move(options));
+    REQUIRE(created);
+    service = std::move(*created);
+    service->start();
+    thread = std::thread([this] { io.run(); });
+  }
+  void shutdown() {
+    service->shutdown();
+    if (thread.joinable()) thread.join();
+  }
+  ~RunningService() { shutdown(); }
+};
+
+device::TcpTransport connect_to(const RunningService& s) {
+  device::TcpTransport client;
+  REQUIRE(client.connect("127.0.0.1", s.service->port()));
+  return client;
+}
+
+// Sends `count` frames, then reads all replies; checks each id comes back exactly once with the right digest.
+void run_good_client(uint16_t port, uint32_t client_id, int count, std::atomic<int>& failures) {
+  device::TcpTransport client;
+  if (!client.connect("127.0.0.1", port)) return void(++failures);
+  std::map<uint32_t, uint64_t> expected;
+  for (int i = 0; i < count; ++i) {
+    const uint32_t id = client_id * 1000 + uint32_t(i);
+    TestFrame f = make_frame(id, 1 + unsigned(i % 8), 6, 12, 11, id);
+    expected[id] = f.digest;
+    if (!client.send_frame(f.bytes.data(), f.bytes.size())) return void(++failures);
+  }
+  client.finish_sending();
+  std::set<uint32_t> seen;
+  for (int i = 0; i < count; ++i) {
+    auto reply = client.receive_reply(kReplyWait);
+    if (!reply || reply->status != Errc::ok) return void(++failures);
+    auto it = expected.find(reply->frame_id);
+    if (it == expected.end() || seen.count(reply->frame_id) || reply->digest != it->second ||
+        reply->timestamp_us != 1000u + reply->frame_id || reply->out_channels != 6 || reply->out_width != 11)
+      return void(++failures);
+    seen.insert(reply->frame_id);
+  }
+  if (client.receive_reply(kReplyWait)) ++failures;  // nothing more: the service closes after the last reply
+}
+
+}  // namespace
+
+TEST_CASE("many concurrent clients: no frame lost, duplicated or answered with another id") {
+  server::ServiceOptions options;
+  options.workers = 4;
+  options.max_inflight_per_connection = 4;  // exercise back-pressure
+  RunningService s(options);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> clients;
+  constexpr int kClients = 12, kFrames = 40;
+  for (int c = 1; c <= kClients; ++c)
+    clients.emplace_back(run_good_client, s.service->port(), uint32_t(c), kFrames, std::ref(failures));
+  for (auto& t : clients) t.join();
+  REQUIRE(failures == 0);
+  s.shutdown();
+  REQUIRE(s.service->stats().frames_received == kClients * kFrames);
+  REQUIRE(s.service->stats().frames_answered == kClients * kFrames);
+  REQUIRE(s.service->stats().connections_failed == 0);
+}
+
+TEST_CASE("misbehaving clients are dropped alone while good clients carry on") {
+  server::ServiceOptions options;
+  options.workers = 2;
+  options.idle_timeout = std::chrono::milliseconds(300);
+  RunningService s(options);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> good;
+  for (int c = 1; c <= 4; ++c) good.emplace_back(run_good_client, s.service->port(), uint32_t(c), 30, std::ref(failures));
+
+  SECTION("garbage bytes get one bad_magic reply, then the connection closes") {
+    auto client = connect_to(s);
+    std::vector<uint8_t> junk(1000);
+    std::mt19937 rng(7);
+    for (auto& b : junk) b = uint8_t(rng());
+    junk[0] = 'X';
+    REQUIRE(client.send_frame(junk.data(), junk.size()));
+    auto reply = client.receive_reply(kReplyWait);
+    REQUIRE(reply);
+    REQUIRE(reply->status == Errc::bad_magic);
+    REQUIRE_FALSE(client.receive_reply(kReplyWait));
+  }
+  SECTION("a giant length field is refused from the header alone") {
+    wire::FrameHeader h;
+    h.bits = 4;
+    h.channels = 1024;
+    h.height = 256;
+    h.width = 256;  // 32 MiB payload: above the 16 MiB default limit
+    h.payload_size = uint32_t(wire::expected_payload_size(h));
+    uint8_t header[wire::kHeaderSize];
+    wire::encode_header(h, header);
+    auto client = connect_to(s);
+    REQUIRE(client.send_frame(header, sizeof header));
+    auto reply = client.receive_reply(kReplyWait);
+    REQUIRE(reply);
+    REQUIRE(reply->status == Errc::length_too_large);
+    REQUIRE_FALSE(client.receive_reply(kReplyWait));
+  }
+  SECTION("a corrupted payload fails its CRC") {
+    TestFrame f = make_frame(5, 4, 6, 12, 11, 5);
+    f.bytes[wire::kHeaderSize + 3] ^= 0x40;
+    auto client = connect_to(s);
+    REQUIRE(client.send_frame(f.bytes.data(), f.bytes.size()));
+    auto reply = client.receive_reply(kReplyWait);
+    REQUIRE(reply);
+    REQUIRE(reply->status == Errc::crc_mismatch);
+  }
+  SECTION("a client that stalls mid-frame is closed by the idle timeout") {
+    TestFrame f = make_frame(6, 4, 6, 12, 11, 6);
+    auto client = connect_to(s);
+    REQUIRE(client.send_frame(f.bytes.data(), f.bytes.size() / 2));
+    const auto start = std::chrono::steady_clock::now();
+    REQUIRE_FALSE(client.receive_reply(kReplyWait));  // closed without a reply
+    REQUIRE(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+  }
+  SECTION("a client that disconnects mid-frame") {
+    TestFrame f = make_frame(7, 4, 6, 12, 11, 7);
+    auto client = connect_to(s);
+    REQUIRE(client.send_frame(f.bytes.data(), f.bytes.size() - 10));
+    client.close();
+  }
+  for (auto& t : good) t.join();
+  REQUIRE(failures == 0);
+  s.shutdown();
+  REQUIRE(s.service->stats().frames_answered >= 4 * 30);
+}
+
+TEST_CASE("shutdown answers every frame already received, then closes") {
+  server::BackendRegistry::global().add("slow-identity", [](const server::BackendOptions&) {
+    return Result<std::unique_ptr<server::DecoderBackend>>(std::make_unique<server::CallbackBackend>(
+        "slow-identity", [](const float* in, server::TensorShape shape, std::vector<float>& out,
+                            server::TensorShape& out_shape) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(30));
+          out.assign(in, in + shape.size());
+          out_shape = shape;
+          return Result<void>{};
+        }));
+  });
+  server::ServiceOptions options;
+  options.workers = 2;
+  options.backend = "slow-identity";
+  RunningService s(options);
+  auto client = connect_to(s);
+  constexpr int kFrames = 10;
+  for (int i = 0; i < kFrames; ++i) {
+    TestFrame f = make_frame(uint32_t(100 + i), 3, 4, 8, 8, uint32_t(i));
+    REQUIRE(client.send_frame(f.bytes.data(), f.bytes.size()));
+  }
+  while (s.service->stats().frames_received < kFrames) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  REQUIRE(s.service->stats().frames_answered < kFrames);  // still decoding (30 ms each, 2 workers)
+  s.service->shutdown();
+  std::set<uint32_t> ids;
+  for (int i = 0; i < kFrames; ++i) {
+    auto reply = client.receive_reply(kReplyWait);
+    REQUIRE(reply);
+    REQUIRE(reply->status == Errc::ok);
+    ids.insert(reply->frame_id);
+  }
+  REQUIRE(ids.size() == kFrames);
+  REQUIRE_FALSE(client.receive_reply(kReplyWait));  // closed after the last reply
+  s.shutdown();
+  REQUIRE(s.service->stats().frames_answered == kFrames);
+  REQUIRE(s.service->stats().frames_unanswered == 0);
+  // A new connection is refused once the service has stopped.
+  device::TcpTransport late;
+  REQUIRE_FALSE(late.connect("127.0.0.1", s.service->port()));
+}
+
+// ------------------------------ hostile clients (issue 15)
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace {
+
+// A raw, non-blocking loopback client that controls every byte and bounds every wait.
+struct RawClient {
+  int fd = -1;
+
+  // socket() now, connect() later: lets a test take the descriptor before it exhausts the table.
+  RawClient() { fd = ::socket(AF_INET, SOCK_STREAM, 0); }
+  ~RawClient() { close(); }
+  RawClient(const RawClient&) = delete;
+  RawClient& operator=(const RawClient&) = delete;
+
+  void close() {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+  void set_receive_buffer(int bytes) { ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes); }
+  bool connect(uint16_t port) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return false;
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) == 0;
+  }
+  // Sends what the socket takes within `wait`; returns the bytes sent.
+  size_t send_some(const uint8_t* p, size_t n, std::chrono::milliseconds wait) {
+    size_t sent = 0;
+    while (sent < n) {
+      const ssize_t k = ::send(fd, p + sent, n - sent, MSG_NOSIGNAL);
+      if (k > 0) {
+        sent += size_t(k);
+        continue;
+      }
+      if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK) break;
+      pollfd pfd{fd, POLLOUT, 0};
+      if (::poll(&pfd, 1, int(wait.count())) <= 0) break;
+    }
+    return sent;
+  }
+  bool send_all(const std::vector<uint8_t>& b) { return send_some(b.data(), b.size(), std::chrono::seconds(5)) == b.size(); }
+
+  enum class Got { reply, closed, nothing };
+  // One whole reply, or the connection's end, within `wait`.
+  Got receive(wire::Reply& reply, std::chrono::milliseconds wait = std::chrono::seconds(10)) {
+    wire::ReplyBytes bytes;
+    size_t have = 0;
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    while (have < bytes.size()) {
+      const ssize_t k = ::recv(fd, bytes.data() + have, bytes.size() - have, 0);
+      if (k > 0) {
+        have += size_t(k);
+        continue;
+      }
+      if (k == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) return Got::closed;
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return Got::nothing;
+      pollfd pfd{fd, POLLIN, 0};
+      ::poll(&pfd, 1, int(left.count()));
+    }
+    auto parsed = wire::parse_reply(bytes.data(), bytes.size());
+    if (!parsed) return Got::closed;
+    reply = *parsed;
+    return Got::reply;
+  }
+};
+
+// Waits (bounded) until pred() holds; returns whether it did. Checks behaviour, not speed.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+// A good client's check: one frame out, its ok reply back.
+void expect_answered(RawClient& c, uint32_t id) {
+  const TestFrame f = make_frame(id, 4, 6, 12, 11, id);
+  REQUIRE(c.send_all(f.bytes));
+  wire::Reply r;
+  REQUIRE(c.receive(r) == RawClient::Got::reply);
+  REQUIRE(r.status == Errc::ok);
+  REQUIRE(r.frame_id == id);
+  REQUIRE(r.digest == f.digest);
+}
+
+std::vector<uint8_t> header_bytes(uint16_t c, uint16_t h, uint16_t w, uint8_t bits, uint32_t id = 1) {
+  wire::FrameHeader hd;
+  hd.bits = bits;
+  hd.channels = c;
+  hd.height = h;
+  hd.width = w;
+  hd.frame_id = id;
+  hd.lo = -1.f;
+  hd.hi = 1.f;
+  hd.payload_size = uint32_t(wire::expected_payload_size(hd));
+  std::vector<uint8_t> b(wire::kHeaderSize);
+  wire::encode_header(hd, b.data());
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE("an accept error (EMFILE) does not stop the service accepting") {
+  server::ServiceOptions options;
+  options.accept_backoff = std::chrono::milliseconds(20);
+  RunningService s(options);
+  const uint16_t port = s.service->port();
+  RawClient waiting;  // its descriptor exists before the table is full
+  REQUIRE(waiting.fd >= 0);
+
+  // Fill every descriptor below a lowered soft limit, so the service's accept() fails with EMFILE.
+  rlimit old{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &old) == 0);
+  int top = 0;
+  for (int probe = 0; probe < 4096; ++probe)
+    if (::fcntl(probe, F_GETFD) != -1) top = probe;
+  rlimit low = old;
+  low.rlim_cur = rlim_t(top + 1);
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+  std::vector<int> fillers;
+  for (int fd; (fd = ::open("/dev/null", O_RDONLY)) >= 0;) fillers.push_back(fd);
+  // No assertions until the descriptors are back: a sanitizer's own checks need descriptors (UBSan's vptr check
+  // probes memory through a pipe) and report false errors without them.
+  const bool connected = waiting.connect(port);  // the kernel completes the handshake; accept() has no descriptor
+  const bool accept_failed = connected && eventually([&] { return s.service->stats().accept_errors > 0; });
+  for (int fd : fillers) ::close(fd);
+  const bool restored = ::setrlimit(RLIMIT_NOFILE, &old) == 0;
+  REQUIRE(restored);
+  REQUIRE(connected);
+  REQUIRE(accept_failed);
+
+  // Descriptors are back: the waiting client and a new one are both served.
+  expect_answered(waiting, 41);
+  RawClient fresh;
+  REQUIRE(fresh.connect(port));
+  expect_answered(fresh, 42);
+}
+
+TEST_CASE("a client that does not read its replies: bounded outbox, then the write timeout closes it") {
+  server::ServiceOptions options;
+  options.max_inflight_per_connection = 8;
+  options.send_buffer_bytes = 4096;
+  options.write_timeout = std::chrono::milliseconds(400);
+  RunningService s(options);
+  RawClient reader_not;
+  reader_not.set_receive_buffer(4096);
+  REQUIRE(reader_not.connect(s.service->port()));
+  // 20,000 one-value frames: 880 KB of replies, far more than both socket buffers hold.
+  std::vector<uint8_t> stream;
+  for (uint32_t i = 0; i < 20000; ++i) {
+    const TestFrame f = make_frame(i + 1, 1, 1, 1, 1, i);
+    stream.insert(stream.end(), f.bytes.begin(), f.bytes.end());
+  }
+  reader_not.send_some(stream.data(), stream.size(), std::chrono::milliseconds(500));
+  REQUIRE(eventually([&] { return s.service->stats().connections_timed_out == 1; }));
+  INFO("replies queued at most " << s.service->stats().outbox_peak);
+  REQUIRE(s.service->stats().outbox_peak <= options.max_inflight_per_connection);
+  REQUIRE(s.service->stats().frames_received < 20000);  // reading paused instead of queueing replies
+  REQUIRE(eventually([&] {  // frames still decoding when it closed are counted as they come back
+    const auto& st = s.service->stats();
+    return st.frames_received == st.frames_answered + st.frames_unanswered;
+  }));
+  REQUIRE(s.service->connection_count() == 0);
+  RawClient good;
+  REQUIRE(good.connect(s.service->port()));
+  expect_answered(good, 7);
+}
+
+TEST_CASE("a frame trickled byte by byte is closed by the frame deadline, and costs no announced memory") {
+  server::ServiceOptions options;
+  options.idle_timeout = std::chrono::milliseconds(5000);
+  options.frame_timeout = std::chrono::milliseconds(300);
+  options.limits.max_payload_size = size_t(16) << 20;
+  RunningService s(options);
+  RawClient slow;
+  REQUIRE(slow.connect(s.service->port()));
+  // A header announcing a 16 MiB payload (8 x 4096 x 4096 at 1 bit), then one byte every 20 ms.
+  REQUIRE(slow.send_all(header_bytes(8, 4096, 4096, 1)));
+  std::vector<uint8_t> one{0x55};
+  REQUIRE(slow.send_all(one));
+  REQUIRE(eventually([&] { return s.service->memory_used() > 0; }));
+  INFO("charged " << s.service->memory_used() << " bytes for a 16 MiB announcement");
+  REQUIRE(s.service->memory_used() <= size_t(64) << 10);  // the parser grows with what arrives
+  wire::Reply r;
+  RawClient::Got got = RawClient::Got::nothing;
+  for (int i = 0; i < 500 && got == RawClient::Got::nothing; ++i) {  // at most 10 s of trickling
+    slow.send_some(one.data(), 1, std::chrono::milliseconds(20));
+    got = slow.receive(r, std::chrono::milliseconds(20));
+  }
+  REQUIRE(got == RawClient::Got::closed);
+  REQUIRE(s.service->stats().connections_timed_out == 1);
+  REQUIRE(s.service->stats().connections_cut == 1);
+  REQUIRE(eventually([&] { return s.service->memory_used() == 0; }));
+}
+
+TEST_CASE("FrameParser grows its buffer as payload bytes arrive, not from the announced length") {
+  const TestFrame f = make_frame(9, 8, 8, 128, 128, 9);  // 131,072-byte payload
+  wire::FrameParser p(wire::ParserLimits{size_t(1) << 20});
+  REQUIRE(p.feed(f.bytes.data(), wire::kHeaderSize + 100));
+  REQUIRE(p.buffer_capacity() <= size_t(64) << 10);
+  size_t pos = wire::kHeaderSize + 100;
+  while (pos < f.bytes.size()) {
+    auto n = p.feed(f.bytes.data() + pos, std::min<size_t>(7001, f.bytes.size() - pos));
+    REQUIRE(n);
+    pos += *n;
+  }
+  REQUIRE(p.has_frame());
+  REQUIRE(p.frame().payload_size == 131072);
+  REQUIRE(std::equal(p.frame().payload, p.frame().payload + 131072, f.bytes.begin() + wire::kHeaderSize));
+  REQUIRE(p.buffer_capacity() == 131072 + wire::kTrailerSize);
+}
+
+TEST_CASE("the memory budget answers overloaded instead of allocating past it") {
+  server::ServiceOptions options;
+  options.memory_budget = 256 << 10;
+  RunningService s(options);
+  RawClient c;
+  REQUIRE(c.connect(s.service->port()));
+  // 6x96x96 at 1 bit: 6,912 payload bytes + 221,184 bytes of floats fit; 6x128x128 (12,288 + 393,216) does not.
+  const TestFrame fits = make_frame(1, 1, 6, 96, 96, 1), too_big = make_frame(2, 1, 6, 128, 128, 2);
+  wire::Reply r;
+  REQUIRE(c.send_all(too_big.bytes));
+  REQUIRE(c.receive(r) == RawClient::Got::reply);
+  REQUIRE(r.status == Errc::overloaded);
+  REQUIRE(r.frame_id == 2);
+  REQUIRE(c.send_all(fits.bytes));  // the connection carries on
+  REQUIRE(c.receive(r) == RawClient::Got::reply);
+  REQUIRE(r.status == Errc::ok);
+  REQUIRE(r.digest == fits.digest);
+  REQUIRE(s.service->stats().frames_overloaded == 1);
+  REQUIRE(s.service->stats().memory_peak <= options.memory_budget);
+
+  SECTION("a partial frame whose buffer outgrows the budget ends its stream with overloaded") {
+    RawClient big;
+    REQUIRE(big.connect(s.service->port()));
+    const TestFrame huge = make_frame(3, 8, 16, 128, 128, 3);  // 262,144-byte payload
+    big.send_some(huge.bytes.data(), 200000, std::chrono::seconds(2));
+    REQUIRE(big.receive(r) == RawClient::Got::reply);
+    REQUIRE(r.status == Errc::overloaded);
+    REQUIRE(big.receive(r) == RawClient::Got::closed);
+    // Its buffer is released; what stays charged is the first client's parser buffer (one 12 KB frame).
+    REQUIRE(eventually([&] { return s.service->memory_used() <= 12288 + wire::kTrailerSize; }));
+    expect_answered(c, 4);
+  }
+}
+
+TEST_CASE("WorkerPool::stop finishes running work and drops what is queued") {
+  auto pool = server::WorkerPool::create(1, "identity", {});
+  REQUIRE(pool);
+  std::atomic<bool> release{false}, started{false};
+  std::atomic<int> ran{0};
+  REQUIRE((*pool)->submit([&](server::DecoderBackend&, std::vector<float>&) {
+    started = true;
+    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }));
+  for (int i = 0; i < 50; ++i) REQUIRE((*pool)->submit([&](server::DecoderBackend&, std::vector<float>&) { ++ran; }));
+  REQUIRE(eventually([&] { return started.load(); }));
+  size_t dropped = 0;
+  std::thread stopper([&] { dropped = (*pool)->stop(); });
+  REQUIRE(eventually([&] { return (*pool)->stopping(); }));
+  release = true;
+  stopper.join();
+  REQUIRE(ran == 0);
+  REQUIRE(dropped == 50);
+  REQUIRE_FALSE((*pool)->submit([](server::DecoderBackend&, std::vector<float>&) {}));
+  REQUIRE((*pool)->stop() == 0);
+}
