@@ -11,7 +11,7 @@ namespace {
 
 OperatingPointTable table_with_all_points() {
   OperatingPointTable table;
-  for (unsigned s = 1; s <= kMaxEnsemble; ++s) {
+  for (unsigned s = 1; s <= kMaxMembers; ++s) {
     table.calibrate_encoder(s, 2.0 * s);
     for (unsigned b = 1; b <= kMaxBits; ++b) {
       table.set_accuracy(s, b, 0.2 + 0.01 * s + 0.02 * b);

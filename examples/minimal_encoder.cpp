@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
     EncodeParams p;
     p.ensemble_size = uint8_t(s);
     p.bits = kBits;
-    p.shape = {uint16_t(kOut.c), uint16_t(kOut.h), uint16_t(kOut.w)};
+    p.shape = kOut;
     p.bounds = quant::bounds_from_ensemble(unsigned(s));
     p.bound_mode = wire::BoundMode::from_ensemble_size;
     p.frame_id = uint32_t(f);

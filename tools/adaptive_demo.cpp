@@ -47,6 +47,7 @@ using namespace slimcodec;
 using namespace slimcodec::device;
 using namespace slimcodec::emulation;
 using PaperEncoder = model::Encoder<layers::paper::Encoder>;
+static_assert(layers::paper::Encoder::kMembers == int(kMaxMembers), "the table covers every s");
 using Clock = std::chrono::steady_clock;
 
 const std::string kSource = SLIMCODEC_SOURCE_DIR;
@@ -411,7 +412,7 @@ std::vector<Row> compare(const Options& o, double deadline, const LinkTrace& seg
   for (const SimFrame& f : adaptive_frames)
     std::fprintf(sim_csv, "%g,%.3f,%.3f,%u,%u,%.0f,%.3f,%.0f,%d,%.1f\n", deadline, f.start_ms / 1000, f.rtt_ms(), f.s,
                  f.b, f.bytes, f.predicted_ms, f.estimate_bytes_per_s, int(f.hit), f.accuracy);
-  for (unsigned s = 1; s <= kMaxEnsemble; ++s)
+  for (unsigned s = 1; s <= kMaxMembers; ++s)
     for (unsigned b = 1; b <= kMaxBits; ++b) {
       if (!table.at(s, b).enabled) continue;
       Row r = run([&] { return StaticPolicy{s, b}; }, nullptr);
@@ -456,7 +457,7 @@ void sweep(const Options& o, const LinkTrace& trace, const OperatingPointTable& 
   for (double d : o.deadlines) {
     SimOptions so{d, frame_interval(o, d), 0};
     double best = -1;
-    for (unsigned s = 1; s <= kMaxEnsemble; ++s)
+    for (unsigned s = 1; s <= kMaxMembers; ++s)
       for (unsigned b = 1; b <= kMaxBits; ++b) {
         if (!table.at(s, b).enabled) continue;
         StaticPolicy p{s, b};
@@ -577,7 +578,7 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
     } else if (arg == "--device-slowdown") {
       number(o.slowdown, 1, 1e4);
     } else if (arg == "--encoder-ms") {
-      if (!parse_list(value(), o.encoder_ms) || o.encoder_ms.size() != 4) return usage_error("--encoder-ms needs 4 times");
+      if (!parse_list(value(), o.encoder_ms) || o.encoder_ms.size() != kMaxMembers) return usage_error("--encoder-ms needs one time per s");
     } else if (arg == "--server-ms") {
       number(o.server_ms, 0, 1e5);
     } else if (arg == "--backend") {
@@ -692,10 +693,10 @@ Result<PaperEncoder> create_encoder(const Options& o) {
 // --device-slowdown), then calibrates encode + quantize + frame for every s into `base`. Returns the slowdown.
 Result<double> emulate_device(const Options& o, EmulatedDevice& device, FrameEncoder<EmulatedDevice>& probe,
                               const std::vector<std::vector<float>>& inputs, OperatingPointTable& base,
-                              std::array<double, kMaxEnsemble>& calibrated) {
+                              std::array<double, kMaxMembers>& calibrated) {
   std::vector<double> cpu;
   for (int i = 0; i < 8; ++i) {
-    if (auto f = probe.encode(inputs[0].data(), 1, 4, 0, 0); !f) {
+    if (auto f = probe.encode(inputs[0].data(), 1, kMaxMembers, 0, 0); !f) {
       std::fprintf(stderr, "encode: %s\n", f.error().what());
       return f.error();
     }
@@ -706,14 +707,14 @@ Result<double> emulate_device(const Options& o, EmulatedDevice& device, FrameEnc
   device.set_slowdown(slowdown);
   std::printf("\n  EMULATED DEVICE: the encoder runs here (s=1: %.2f ms of CPU) and then sleeps to cost %.1fx that%s:\n",
               cpu_s1, slowdown, o.slowdown > 0 ? "" : " (s=1 = the paper's Raspberry Pi 4, 66 ms)");
-  auto measured = calibrate_encoder(probe, inputs[0].data(), 4, base, CalibrationOptions{1, 7, 4});
+  auto measured = calibrate_encoder(probe, inputs[0].data(), kMaxMembers, base, CalibrationOptions{1, 7, 4});
   if (!measured) {
     std::fprintf(stderr, "calibration: %s\n", measured.error().what());
     return measured.error();
   }
   calibrated = *measured;
   std::printf("  calibrated encode + quantize + frame, median of 7:");
-  for (unsigned s = 1; s <= 4; ++s) std::printf("  s=%u %.1f ms", s, calibrated[s - 1]);
+  for (unsigned s = 1; s <= kMaxMembers; ++s) std::printf("  s=%u %.1f ms", s, calibrated[s - 1]);
   return slowdown;
 }
 
@@ -732,10 +733,10 @@ bool create_out_dir(const std::string& dir) {
 }
 
 // --encoder-ms: the simulation uses these encode times instead of the calibrated ones.
-void use_given_encoder_ms(const Options& o, std::array<double, kMaxEnsemble>& calibrated, OperatingPointTable& base) {
+void use_given_encoder_ms(const Options& o, std::array<double, kMaxMembers>& calibrated, OperatingPointTable& base) {
   if (o.encoder_ms.empty()) return;
   std::printf("  simulation uses the given encode times:");
-  for (unsigned s = 1; s <= 4; ++s) {
+  for (unsigned s = 1; s <= kMaxMembers; ++s) {
     calibrated[s - 1] = o.encoder_ms[s - 1];
     base.calibrate_encoder(s, o.encoder_ms[s - 1]);
     std::printf(" s=%u %.1f ms", s, o.encoder_ms[s - 1]);
@@ -770,7 +771,7 @@ Result<std::vector<double>> read_residuals(const std::string& path) {
 
 // --sweep: the tuning grid in simulation, with the server time given by --server-ms.
 void run_sweep(const Options& o, const LinkTrace& full, OperatingPointTable& base, const std::vector<double>& replayed) {
-  for (unsigned s = 1; s <= 4; ++s)
+  for (unsigned s = 1; s <= kMaxMembers; ++s)
     for (unsigned b = 1; b <= kMaxBits; ++b) base.observe_server_ms(s, b, o.server_ms);
   SimCosts costs = SimCosts::from_table(base);
   costs.residual_ms = replayed;
@@ -838,7 +839,7 @@ bool warm_up(EmulatedDevice& device, TcpTransport& link, const std::vector<std::
     }
     server_samples.push_back(r->server_ms);
   }
-  for (unsigned s = 1; s <= 4; ++s)
+  for (unsigned s = 1; s <= kMaxMembers; ++s)
     for (unsigned b = 1; b <= kMaxBits; ++b) base.observe_server_ms(s, b, median(server_samples));
   std::printf("  warm-up: server decode %.1f ms\n", median(server_samples));
   return true;
@@ -848,7 +849,7 @@ bool warm_up(EmulatedDevice& device, TcpTransport& link, const std::vector<std::
 // over the segment, each printed unless --quiet, then a summary line. Appends to `out`.
 bool run_deadline(const Options& o, double deadline, const LinkTrace& segment, const TraceControl& trace,
                   EmulatedDevice& device, TcpTransport& link, const OperatingPointTable& base,
-                  const std::vector<std::vector<float>>& inputs, const std::array<double, kMaxEnsemble>& calibrated,
+                  const std::vector<std::vector<float>>& inputs, const std::array<double, kMaxMembers>& calibrated,
                   RealTimeResults& out) {
   OperatingPointTable table = base;
   DeviceLoopOptions lo;
@@ -896,7 +897,7 @@ bool run_deadline(const Options& o, double deadline, const LinkTrace& segment, c
 // The real-time runs: the decode service (here, or the one at --service), the link in front of it (the in-process
 // shaper, or the kernel's tc in a network namespace), warm-up, then one run per deadline. Returns an exit status.
 int run_real_time(const Options& o, const LinkTrace& segment, EmulatedDevice& device,
-                  const std::vector<std::vector<float>>& inputs, const std::array<double, kMaxEnsemble>& calibrated,
+                  const std::vector<std::vector<float>>& inputs, const std::array<double, kMaxMembers>& calibrated,
                   OperatingPointTable& base, RealTimeResults& out) {
   asio::io_context service_io, shaper_io;
   std::unique_ptr<server::TcpService> service;
@@ -966,15 +967,15 @@ int run_real_time(const Options& o, const LinkTrace& segment, EmulatedDevice& de
 // Simulation costs: the calibrated encoder medians, the median server time measured (or the emulated one), and
 // the real run's residuals (real RTT minus the latency model) so the simulator carries the unmodelled time too;
 // with no real run, the --residuals replayed. Also sets the table's server time.
-SimCosts simulation_costs(const Options& o, const std::array<double, kMaxEnsemble>& calibrated,
+SimCosts simulation_costs(const Options& o, const std::array<double, kMaxMembers>& calibrated,
                           const RealTimeResults& real, const std::vector<double>& replayed, OperatingPointTable& base) {
   SimCosts costs;
-  for (unsigned s = 1; s <= 4; ++s) costs.encoder_ms[s - 1] = calibrated[s - 1];
+  for (unsigned s = 1; s <= kMaxMembers; ++s) costs.encoder_ms[s - 1] = calibrated[s - 1];
   costs.server_ms = real.server_samples.empty() ? o.server_ms : median(real.server_samples);
   for (const RealFrame& f : real.frames)
     if (std::isfinite(f.model_rtt)) costs.residual_ms.push_back(f.r.rtt_ms - f.model_rtt);
   if (real.frames.empty()) costs.residual_ms = replayed;
-  for (unsigned s = 1; s <= 4; ++s)
+  for (unsigned s = 1; s <= kMaxMembers; ++s)
     for (unsigned b = 1; b <= kMaxBits; ++b) base.observe_server_ms(s, b, costs.server_ms);
   return costs;
 }
@@ -1076,7 +1077,7 @@ int main(int argc, char** argv) {
   FrameEncoder<EmulatedDevice> probe(device);
   OperatingPointTable base(size_t(layers::paper::kLatent.size()));
   apply_accuracy_table(sc->accuracy, base);
-  std::array<double, kMaxEnsemble> calibrated{};
+  std::array<double, kMaxMembers> calibrated{};
   const auto slowdown = emulate_device(o, device, probe, inputs, base, calibrated);
   if (!slowdown) return 1;
   describe_server(o);

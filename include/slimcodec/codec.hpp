@@ -2,6 +2,7 @@
 // parse + dequantize back. The glue between quant/ and wire/ that devices and servers both use.
 #pragma once
 
+#include <slimcodec/common/shape.hpp>
 #include <slimcodec/entropy/rans.hpp>
 #include <slimcodec/quant/quant.hpp>
 #include <slimcodec/wire/parser.hpp>
@@ -12,9 +13,7 @@ namespace slimcodec {
 struct EncodeParams {
   uint8_t ensemble_size = 1;  // s that produced the tensor (1..16)
   uint8_t bits = 4;           // b (1..8)
-  struct {
-    uint16_t channels, height, width;
-  } shape{};
+  Shape shape{};              // C, H, W of the tensor (the frame format's limits apply)
   quant::Bounds bounds{-1.f, 1.f};
   uint32_t frame_id = 0;
   uint64_t timestamp_us = 0;
@@ -32,9 +31,11 @@ inline wire::FrameHeader codec0_header(const EncodeParams& p) {
   h.bound_mode = p.bound_mode;
   h.ensemble_size = p.ensemble_size;
   h.bits = p.bits;
-  h.channels = p.shape.channels;
-  h.height = p.shape.height;
-  h.width = p.shape.width;
+  // A dimension the header's 16 bits cannot hold becomes 0, which validation rejects (shape_out_of_range).
+  const auto dim = [](int64_t v) { return v >= 1 && v <= 0xFFFF ? uint16_t(v) : uint16_t(0); };
+  h.channels = dim(p.shape.c);
+  h.height = dim(p.shape.h);
+  h.width = dim(p.shape.w);
   h.lo = p.bounds.lo;
   h.hi = p.bounds.hi;
   h.frame_id = p.frame_id;
@@ -66,12 +67,12 @@ struct EntropyCoding {
 // encode_frame with codec 1 where it saves bytes. `capacity` must hold the codec-0 frame (max_frame_size).
 inline Result<size_t> encode_frame(const float* chw, const EncodeParams& p, uint8_t* out, size_t capacity,
                                    const EntropyCoding& ec) {
-  const size_t n = size_t(p.shape.channels) * p.shape.height * p.shape.width;
-  if (ec.tables == nullptr || !ec.tables->has(p.bits) || ec.tables->channels() != p.shape.channels)
+  if (ec.tables == nullptr || !ec.tables->has(p.bits) || int64_t(ec.tables->channels()) != p.shape.c)
     return encode_frame(chw, p, out, capacity);
-  if (ec.scratch == nullptr || ec.scratch_size < n) return Error{Errc::buffer_too_small, "entropy scratch < C*H*W"};
   wire::FrameHeader h = codec0_header(p);
   if (auto ok = wire::validate(h); !ok) return ok.error();
+  const size_t n = size_t(h.channels) * h.height * h.width;
+  if (ec.scratch == nullptr || ec.scratch_size < n) return Error{Errc::buffer_too_small, "entropy scratch < C*H*W"};
   if (chw == nullptr) return Error{Errc::invalid_argument, "null tensor"};
   if (out == nullptr || capacity < wire::frame_size(h)) return Errc::buffer_too_small;
   const quant::QuantParams qp = quant::make_params(h.bits, p.bounds);

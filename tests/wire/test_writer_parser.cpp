@@ -5,6 +5,7 @@
 #include <random>
 #include <vector>
 
+#include "slimcodec/codec.hpp"
 #include "wire_test_util.hpp"
 
 using namespace slimcodec;
@@ -188,4 +189,21 @@ TEST_CASE("parse_frame: truncation, trailing bytes and back-to-back frames", "[w
   // A smaller limit rejects the second frame by its header alone.
   auto v = parse_frame(stream.data() + a.size(), 48, ParserLimits{64});
   CHECK(v.code() == Errc::length_too_large);
+}
+
+TEST_CASE("encode_frame: a dimension the header's 16 bits cannot hold is shape_out_of_range, never wrapped",
+          "[wire][writer]") {
+  std::vector<float> x(6 * 4 * 4, 0.25f);
+  std::vector<uint8_t> out(max_frame_size(x.size(), 4));
+  EncodeParams p;
+  p.bits = 4;
+  p.shape = {6, 4, 4};
+  REQUIRE(encode_frame(x.data(), p, out.data(), out.size()));
+  // 65,536 + 6 channels would wrap to 6 in 16 bits and pass validation with the wrong header.
+  for (const Shape bad : {Shape{65536 + 6, 4, 4}, Shape{6, 65536 + 4, 4}, Shape{6, 4, -4}, Shape{0, 4, 4}}) {
+    p.shape = bad;
+    auto r = encode_frame(x.data(), p, out.data(), out.size());
+    REQUIRE_FALSE(r);
+    CHECK(r.code() == Errc::shape_out_of_range);
+  }
 }

@@ -17,7 +17,7 @@
 namespace slimcodec::emulation {
 
 struct SimCosts {
-  std::array<double, device::kMaxEnsemble> encoder_ms{};  // device time per s (index s - 1)
+  std::array<double, device::kMaxMembers> encoder_ms{};  // device time per s (index s - 1)
   double server_ms = 0;
   double fixed_ms = 0;               // per-frame overhead outside the model
   std::vector<double> residual_ms;  // frame k also gets residual_ms[k % size]: measured, unmodelled time
@@ -28,7 +28,7 @@ struct SimCosts {
     c.fixed_ms = fixed_ms;
     double sum = 0;
     int n = 0;
-    for (unsigned s = 1; s <= device::kMaxEnsemble; ++s) c.encoder_ms[s - 1] = table.at(s, 1).encoder_ms;
+    for (unsigned s = 1; s <= device::kMaxMembers; ++s) c.encoder_ms[s - 1] = table.at(s, 1).encoder_ms;
     for (const device::OperatingPoint& p : table.points())
       if (p.enabled && p.server_ms > 0) sum += p.server_ms, ++n;
     c.server_ms = n ? sum / n : 0;

@@ -152,7 +152,7 @@ inline Result<AccuracyEntry> read_configuration(weights::JsonReader& r, std::str
       auto v = r.read_int();
       if (!v) return Error{Errc::format_invalid, "accuracy JSON: s and b must be integers"};
       if (key == "s") {
-        if (*v < 1 || *v > int64_t(kMaxEnsemble)) return Error{Errc::format_invalid, "accuracy JSON: s outside 1..4"};
+        if (*v < 1 || *v > int64_t(kMaxMembers)) return Error{Errc::format_invalid, "accuracy JSON: s outside 1..4"};
         e.s = unsigned(*v), has_s = true;
       } else {
         if (*v < 1 || *v > int64_t(kMaxBits)) return Error{Errc::format_invalid, "accuracy JSON: b outside 1..8"};
@@ -243,7 +243,7 @@ inline Result<AccuracyTable> load_accuracy_table(const std::string& path) {
 
 // Enables exactly the listed (s, b) with their accuracies; fills the controller's alternatives when given.
 inline void apply_accuracy_table(const AccuracyTable& t, OperatingPointTable& table, Controller* controller = nullptr) {
-  for (unsigned s = 1; s <= kMaxEnsemble; ++s)
+  for (unsigned s = 1; s <= kMaxMembers; ++s)
     for (unsigned b = 1; b <= kMaxBits; ++b) table.at(s, b).enabled = false;
   for (const AccuracyEntry& e : t.configurations) table.set_accuracy(e.s, e.b, e.accuracy);
   if (controller == nullptr) return;

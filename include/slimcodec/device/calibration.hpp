@@ -19,12 +19,12 @@ struct CalibrationOptions {
 
 // Median encode ms per s (index s - 1) for s = 1..max_s; also written into `table` for every b of that s.
 template <class Encoder>
-Result<std::array<double, kMaxEnsemble>> calibrate_encoder(FrameEncoder<Encoder>& frames, const float* input,
+Result<std::array<double, kMaxMembers>> calibrate_encoder(FrameEncoder<Encoder>& frames, const float* input,
                                                           unsigned max_s, OperatingPointTable& table,
                                                           CalibrationOptions options = {}) {
-  if (max_s < 1 || max_s > kMaxEnsemble) return Error{Errc::ensemble_out_of_range, "calibration s outside 1..4"};
+  if (max_s < 1 || max_s > kMaxMembers) return Error{Errc::ensemble_out_of_range, "calibration s outside 1..4"};
   if (options.runs < 1 || options.warmup < 0) return Error{Errc::invalid_argument, "calibration needs runs >= 1"};
-  std::array<double, kMaxEnsemble> medians{};
+  std::array<double, kMaxMembers> medians{};
   std::vector<double> times(size_t(options.runs));
   for (unsigned s = 1; s <= max_s; ++s) {
     for (int i = 0; i < options.warmup; ++i)

@@ -39,6 +39,7 @@ struct FrameRecord {
   double predicted_ms = 0;          // the controller's prediction for this frame
   double accuracy = 0;              // expected accuracy of the choice (table value)
   size_t bytes = 0;                 // frame bytes sent
+  wire::Codec codec = wire::Codec::raw_bitpack;  // the frame's codec (1: entropy-coded, FrameEncoder tables set)
   double start_ms = 0;              // capture instant, ms since the loop's epoch
   double encode_ms = 0;             // measured encode + quantize + frame
   double send_ms = 0;               // instant the frame went to the transport, ms since the epoch
@@ -100,6 +101,7 @@ class DeviceLoop {
     auto frame = frames_.encode(input, d.s, d.b, r.frame_id, uint64_t(r.start_ms * 1000.0));
     if (!frame) return frame.error();
     r.bytes = frame->size;
+    r.codec = frame->codec;
     r.send_ms = now_ms();
     r.encode_ms = r.send_ms - r.start_ms;
     for (unsigned b = 1; b <= kMaxBits; ++b) table_.observe_encoder_ms(d.s, b, r.encode_ms);  // cost depends on s
@@ -155,7 +157,7 @@ class DeviceLoop {
     // Server work (dequantize + the same network on the same shape) hardly depends on (s, b): the measured entry
     // is refreshed, entries never measured start from it.
     table_.observe_server_ms(r.s, r.b, r.server_ms);
-    for (unsigned s = 1; s <= kMaxEnsemble; ++s)
+    for (unsigned s = 1; s <= kMaxMembers; ++s)
       for (unsigned b = 1; b <= kMaxBits; ++b)
         if (table_.at(s, b).server_ms == 0) table_.observe_server_ms(s, b, r.server_ms);
   }

@@ -17,6 +17,7 @@ struct EncodedFrame {
   const uint8_t* data = nullptr;  // valid until the next encode()
   size_t size = 0;
   double encode_ms = 0;  // set_active + encode + quantize + frame, wall clock
+  wire::Codec codec = wire::Codec::raw_bitpack;  // what this frame carries (codec 1 only where it was smaller)
 };
 
 // Encoder: anything with `Result<void> set_active(int)`, `void encode(const float*, float*)` and `out_shape()`
@@ -26,7 +27,7 @@ class FrameEncoder {
  public:
   explicit FrameEncoder(Encoder& encoder, quant::EnsembleBoundRule rule = {}) : encoder_(encoder), rule_(rule) {
     const auto shape = encoder.out_shape();
-    shape_ = {uint16_t(shape.c), uint16_t(shape.h), uint16_t(shape.w)};
+    shape_ = Shape{int64_t(shape.c), int64_t(shape.h), int64_t(shape.w)};
     latent_.resize(size_t(shape.c) * size_t(shape.h) * size_t(shape.w));
     frame_.resize(max_frame_size(latent_.size(), kMaxBits));
   }
@@ -51,7 +52,7 @@ class FrameEncoder {
     EncodeParams p;
     p.ensemble_size = uint8_t(s);
     p.bits = uint8_t(b);
-    p.shape = {shape_.c, shape_.h, shape_.w};
+    p.shape = shape_;
     p.bounds = quant::bounds_from_ensemble(s, rule_);
     p.bound_mode = wire::BoundMode::from_ensemble_size;
     p.frame_id = frame_id;
@@ -62,16 +63,14 @@ class FrameEncoder {
                     : encode_frame(latent_.data(), p, frame_.data(), frame_.size());
     if (!size) return size.error();
     const auto stop = std::chrono::steady_clock::now();
-    return EncodedFrame{frame_.data(), *size, std::chrono::duration<double, std::milli>(stop - start).count()};
+    return EncodedFrame{frame_.data(), *size, std::chrono::duration<double, std::milli>(stop - start).count(),
+                        static_cast<wire::Codec>(frame_[wire::offset::kCodec])};
   }
 
  private:
-  struct Shape16 {
-    uint16_t c = 0, h = 0, w = 0;
-  };
   Encoder& encoder_;
   quant::EnsembleBoundRule rule_;
-  Shape16 shape_;
+  Shape shape_;
   std::vector<float> latent_;
   std::vector<uint8_t> frame_;
   const entropy::TableSet* tables_ = nullptr;

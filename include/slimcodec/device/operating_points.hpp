@@ -10,8 +10,11 @@
 
 namespace slimcodec::device {
 
-inline constexpr unsigned kMaxEnsemble = 4;
-inline constexpr unsigned kMaxBits = 8;
+// The table covers s = 1..kMaxMembers (the paper's encoder has 4 members; the frame format allows up to
+// wire::kMaxEnsemble) and every b the quantizer packs.
+inline constexpr unsigned kMaxMembers = 4;
+static_assert(kMaxMembers <= wire::kMaxEnsemble, "every s in the table must fit in a frame");
+using quant::kMaxBits;
 
 struct OperatingPoint {
   unsigned s = 1, b = 1;
@@ -30,7 +33,7 @@ class OperatingPointTable {
   // most codec 1 sends) and then follow the frames actually sent: their mean over the last `bytes_window`.
   explicit OperatingPointTable(size_t values = 6 * 96 * 96, double smoothing = 0.2, size_t bytes_window = 32)
       : smoothing_(smoothing), bytes_window_(bytes_window < 1 ? 1 : bytes_window) {
-    for (unsigned s = 1; s <= kMaxEnsemble; ++s)
+    for (unsigned s = 1; s <= kMaxMembers; ++s)
       for (unsigned b = 1; b <= kMaxBits; ++b) {
         OperatingPoint& p = at(s, b);
         p.s = s;
@@ -41,7 +44,7 @@ class OperatingPointTable {
 
   OperatingPoint& at(unsigned s, unsigned b) { return points_[(s - 1) * kMaxBits + (b - 1)]; }
   const OperatingPoint& at(unsigned s, unsigned b) const { return points_[(s - 1) * kMaxBits + (b - 1)]; }
-  const std::array<OperatingPoint, kMaxEnsemble * kMaxBits>& points() const { return points_; }
+  const std::array<OperatingPoint, kMaxMembers * kMaxBits>& points() const { return points_; }
 
   void set_accuracy(unsigned s, unsigned b, double accuracy) {
     at(s, b).accuracy = accuracy;
@@ -66,7 +69,7 @@ class OperatingPointTable {
 
  private:
   void blend(double& slot, double v) { slot = slot == 0 ? v : slot + smoothing_ * (v - slot); }
-  std::array<OperatingPoint, kMaxEnsemble * kMaxBits> points_{};
+  std::array<OperatingPoint, kMaxMembers * kMaxBits> points_{};
   double smoothing_;
   size_t bytes_window_;
 };

@@ -10,13 +10,15 @@
 #include <new>
 
 #include "slimcodec/common/result.hpp"
+#include "slimcodec/quant/layout.hpp"
 #include "slimcodec/wire/crc32c.hpp"
 
 namespace slimcodec::entropy {
 
 inline constexpr unsigned kPrecisionBits = 12;               // frequencies sum to 2^12
 inline constexpr uint32_t kPrecision = 1u << kPrecisionBits;  // 4096
-inline constexpr unsigned kMinBits = 1, kMaxBits = 8;        // alphabet 2^b <= 256
+using quant::kMaxBits;  // alphabet 2^b <= 256
+using quant::kMinBits;
 inline constexpr unsigned kMaxChannels = 1024;               // the frame format's channel limit
 
 constexpr uint32_t alphabet_size(unsigned bits) noexcept { return 1u << bits; }

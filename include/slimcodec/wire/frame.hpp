@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "slimcodec/common/result.hpp"
+#include "slimcodec/quant/layout.hpp"
 #include "slimcodec/wire/byte_order.hpp"
 
 namespace slimcodec::wire {
@@ -16,14 +17,15 @@ inline constexpr uint8_t kVersion = 1;
 inline constexpr size_t kHeaderSize = 48;
 inline constexpr size_t kTrailerSize = 4;
 
-inline constexpr unsigned kMinBits = 1, kMaxBits = 8;
+// b and the raw bit-pack layout (128 values per group, 16 * b bytes) are the quantizer's: quant/layout.hpp.
+using quant::kGroupLanes;
+using quant::kGroupValues;
+using quant::kMaxBits;
+using quant::kMinBits;
 inline constexpr unsigned kMinEnsemble = 1, kMaxEnsemble = 16;
 inline constexpr unsigned kMaxChannels = 1024, kMaxHeight = 4096, kMaxWidth = 4096;
 inline constexpr size_t kDefaultMaxPayload = size_t{16} << 20;  // 16 MiB
 
-// Raw bit-pack codec: 128 values per group, 16 * b bytes per group (layout in docs/wire-format.md).
-inline constexpr size_t kGroupValues = 128;
-inline constexpr size_t kGroupLanes = 16;
 
 // Byte offsets of the v1 header fields.
 namespace offset {
