@@ -7,6 +7,7 @@
 #include <slimcodec/server/libtorch.hpp>
 #endif
 #include <slimcodec/server/tcp_service.hpp>
+#include <slimcodec/weights/entropy_tables.hpp>
 #ifdef SLIMCODEC_HAVE_MQTT
 #include <slimcodec/server/mqtt_service.hpp>
 
@@ -21,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -45,6 +47,11 @@ options:
   --option KEY=VALUE   backend setting, repeatable (e.g. weights=model.safetensors; native: max_pixels=N, the
                        largest H x W accepted, default 9216; native without weights= or random_seed= loads the
                        published trained model, training/weights/slimcodec-centernet-256-cpu.safetensors)
+  --entropy-tables FILE  codec-1 (rANS) frames are decoded with the tables in FILE, a *.entropy.safetensors file
+                       (tools/fit_entropy_tables). Default: none, and a codec-1 frame is answered
+                       entropy_table_mismatch; except with --backend native on the published model (no weights= or
+                       random_seed=), which loads the published tables beside it,
+                       training/weights/slimcodec-centernet-256-cpu.entropy.safetensors. "none": no tables
   --max-inflight N     frames decoding plus replies unwritten, per connection, before reading pauses (default 32)
   --max-connections N  connections served at once; more are closed on accept (default 1024)
   --memory-budget-mb N memory for frames across all connections: parser buffers, payloads being decoded and
@@ -71,6 +78,15 @@ bool parse_size(const char* text, size_t& out) {
   if (text == end || r.ec != std::errc{} || r.ptr != end) return false;
   out = v;
   return true;
+}
+
+// The published model's codec-1 tables: SLIMCODEC_TRAINED_WEIGHTS with .entropy.safetensors for .safetensors.
+std::string published_entropy_tables() {
+  std::string path = SLIMCODEC_SOURCE_DIR "/" SLIMCODEC_TRAINED_WEIGHTS;
+  const std::string ext = ".safetensors";
+  if (path.size() > ext.size() && path.compare(path.size() - ext.size(), ext.size(), ext) == 0)
+    path.resize(path.size() - ext.size());
+  return path + ".entropy" + ext;
 }
 
 // Milliseconds for a timeout: 1 ms .. 24 h.
@@ -103,7 +119,7 @@ extern "C" void on_stop_signal(int) {
   [[maybe_unused]] ssize_t n = write(g_stop_pipe[1], &c, 1);
 }
 
-int run_mqtt(slimcodec::server::MqttServiceOptions options) {
+int run_mqtt(slimcodec::server::MqttServiceOptions options, const std::string& tables_note) {
   using namespace slimcodec;
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
@@ -117,9 +133,9 @@ int run_mqtt(slimcodec::server::MqttServiceOptions options) {
     std::fprintf(stderr, "cannot start: %s\n", service.error().what());
     return 1;
   }
-  std::printf("mqtt: subscribed to %s on %s:%u as %s, backend %s, %zu workers\n", (*service)->subscription().c_str(),
-              options.host.c_str(), options.port, (*service)->client_id().c_str(), options.backend.c_str(),
-              options.workers);
+  std::printf("mqtt: subscribed to %s on %s:%u as %s, backend %s, %zu workers, %s\n",
+              (*service)->subscription().c_str(), options.host.c_str(), options.port, (*service)->client_id().c_str(),
+              options.backend.c_str(), options.workers, tables_note.c_str());
   std::fflush(stdout);
   char c = 0;
   while (read(g_stop_pipe[0], &c, 1) < 0 && errno == EINTR) {
@@ -151,6 +167,7 @@ int main(int argc, char** argv) {
   std::string mqtt_broker, mqtt_group = "decoders", mqtt_client_id, mqtt_prefix = "slimcodec";
   size_t mqtt_max_queued = 64;
   bool tcp_only_flag = false;
+  std::string entropy_tables_path;  // --entropy-tables; empty: the default (see --help)
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const char* taken = nullptr;  // the value this option consumed, for the error message
@@ -188,6 +205,9 @@ int main(int argc, char** argv) {
       options.workers = n;
     } else if (arg == "--backend") {
       options.backend = value();
+    } else if (arg == "--entropy-tables") {
+      entropy_tables_path = value();
+      if (entropy_tables_path.empty()) return std::fprintf(stderr, "--entropy-tables wants a file or none\n"), 2;
     } else if (arg == "--option") {
       const std::string kv = value();
       const size_t eq = kv.find('=');
@@ -213,9 +233,27 @@ int main(int argc, char** argv) {
   }
 
   // The native backend's default model: the published trained weights of this source tree.
+  // With it, its codec-1 tables (the same name with .entropy.safetensors), which the device side uses by default.
   if (options.backend == "native" && !options.backend_options.count("weights") &&
-      !options.backend_options.count("random_seed"))
+      !options.backend_options.count("random_seed")) {
     options.backend_options["weights"] = SLIMCODEC_SOURCE_DIR "/" SLIMCODEC_TRAINED_WEIGHTS;
+    if (entropy_tables_path.empty()) entropy_tables_path = published_entropy_tables();
+  }
+  if (entropy_tables_path == "none") entropy_tables_path.clear();
+  if (!entropy_tables_path.empty()) {
+    auto file = weights::SafeTensorsFile::open(entropy_tables_path);
+    auto tables = file ? weights::load_entropy_tables(*file) : Result<entropy::TableSet>(file.error());
+    if (!tables) {
+      std::fprintf(stderr, "cannot load entropy tables from %s: %s\n", entropy_tables_path.c_str(),
+                   tables.error().what());
+      return 1;
+    }
+    options.entropy_tables = std::make_shared<const entropy::TableSet>(std::move(*tables));
+  }
+  const std::string tables_note =
+      options.entropy_tables ? "entropy tables id " + std::to_string(options.entropy_tables->id()) + " (" +
+                                   entropy_tables_path + ")"
+                             : std::string("no entropy tables (codec-1 frames answered entropy_table_mismatch)");
 
   if (!mqtt_broker.empty()) {
 #ifdef SLIMCODEC_HAVE_MQTT
@@ -229,9 +267,10 @@ int main(int argc, char** argv) {
     mqtt.workers = options.workers;
     mqtt.backend = options.backend;
     mqtt.backend_options = options.backend_options;
+    mqtt.entropy_tables = options.entropy_tables;
     mqtt.limits = options.limits;
     mqtt.max_queued = mqtt_max_queued;
-    return run_mqtt(std::move(mqtt));
+    return run_mqtt(std::move(mqtt), tables_note);
 #else
     (void)mqtt_max_queued;
     std::fprintf(stderr, "--mqtt: this build has no MQTT support (needs libmosquitto-dev at configure time)\n");
@@ -250,8 +289,8 @@ int main(int argc, char** argv) {
     if (!ec) (*service)->shutdown();
   });
   (*service)->start();
-  std::printf("listening on %s:%u, backend %s, %zu workers\n", options.bind_address.c_str(), (*service)->port(),
-              options.backend.c_str(), options.workers);
+  std::printf("listening on %s:%u, backend %s, %zu workers, %s\n", options.bind_address.c_str(), (*service)->port(),
+              options.backend.c_str(), options.workers, tables_note.c_str());
   std::fflush(stdout);
   io.run();
   (*service)->stop_workers();  // frames still queued after the grace are dropped, not decoded

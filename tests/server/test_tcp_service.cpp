@@ -216,6 +216,106 @@ TEST_CASE("shutdown answers every frame already received, then closes") {
   REQUIRE_FALSE(late.connect("127.0.0.1", s.service->port()));
 }
 
+// ------------------------------ codec 1 (rANS) frames
+
+namespace {
+
+// Tables fitted to N(0, 1) codes at b = 4 with bounds [-3, 3], for `channels` channels, id 9.
+std::shared_ptr<const entropy::TableSet> gaussian_tables(unsigned channels) {
+  std::mt19937 rng(99);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  const quant::QuantParams qp = quant::make_params(4, quant::Bounds{-3.f, 3.f});
+  std::vector<uint64_t> counts(16, 1);
+  for (int i = 0; i < 20000; ++i) ++counts[quant::ref::quantize_value(normal(rng), qp)];
+  std::vector<uint16_t> freqs(size_t(channels) * 16);
+  for (unsigned c = 0; c < channels; ++c) entropy::fit_frequencies(counts.data(), 4, freqs.data() + c * 16);
+  const uint16_t* by_bits[entropy::kMaxBits + 1] = {};
+  by_bits[4] = freqs.data();
+  auto tables = entropy::TableSet::create(9, channels, by_bits);
+  REQUIRE(tables);
+  return std::make_shared<const entropy::TableSet>(std::move(*tables));
+}
+
+// A codec-1 frame of N(0, 1) values (b = 4, bounds [-3, 3]) and the digest of its values decoded with `tables`.
+TestFrame make_codec1_frame(uint32_t id, uint16_t c, uint16_t h, uint16_t w, const entropy::TableSet& tables) {
+  std::mt19937 rng(id);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  std::vector<float> x(size_t(c) * h * w);
+  for (auto& v : x) v = normal(rng);
+  EncodeParams p{1, 4, {c, h, w}, quant::Bounds{-3.f, 3.f}, id, 1000u + id};
+  std::vector<uint8_t> codes(x.size());
+  TestFrame f{std::vector<uint8_t>(max_frame_size(x.size(), 4)), 0};
+  auto n = encode_frame(x.data(), p, f.bytes.data(), f.bytes.size(), EntropyCoding{&tables, codes.data(), codes.size()});
+  REQUIRE(n);
+  f.bytes.resize(*n);
+  REQUIRE(f.bytes[wire::offset::kCodec] == uint8_t(wire::Codec::rans));
+  std::vector<float> y(x.size());
+  REQUIRE_FALSE(decode_frame(f.bytes.data(), f.bytes.size(), y.data(), y.size()));  // needs the tables
+  REQUIRE(decode_frame(f.bytes.data(), f.bytes.size(), y.data(), y.size(), &tables));
+  f.digest = wire::digest_features(y.data(), y.size());
+  return f;
+}
+
+}  // namespace
+
+TEST_CASE("codec-1 frames: decoded with the service's tables; without them answered entropy_table_mismatch") {
+  const auto tables = gaussian_tables(8);
+  const TestFrame coded = make_codec1_frame(21, 8, 16, 16, *tables);
+  const TestFrame plain = make_frame(22, 4, 8, 16, 16, 22);
+  server::ServiceOptions options;
+  options.workers = 1;  // replies in order
+  SECTION("with tables: the same values a codec-0 decode gives") {
+    options.entropy_tables = tables;
+    RunningService s(options);
+    auto client = connect_to(s);
+    REQUIRE(client.send_frame(coded.bytes.data(), coded.bytes.size()));
+    auto reply = client.receive_reply(kReplyWait);
+    REQUIRE(reply);
+    REQUIRE(reply->status == Errc::ok);
+    REQUIRE(reply->frame_id == 21);
+    REQUIRE(reply->digest == coded.digest);
+    REQUIRE(reply->out_channels == 8);
+    REQUIRE(reply->out_height == 16);
+    SECTION("tables for another channel count: entropy_table_mismatch, and the connection serves on") {
+      const auto other = gaussian_tables(4);
+      const TestFrame foreign = make_codec1_frame(23, 4, 16, 16, *other);
+      REQUIRE(client.send_frame(foreign.bytes.data(), foreign.bytes.size()));
+      REQUIRE(client.send_frame(plain.bytes.data(), plain.bytes.size()));
+      auto r1 = client.receive_reply(kReplyWait);
+      auto r2 = client.receive_reply(kReplyWait);
+      REQUIRE(r1);
+      REQUIRE(r2);
+      REQUIRE(r1->frame_id == 23);
+      REQUIRE(r1->status == Errc::entropy_table_mismatch);
+      REQUIRE(r2->frame_id == 22);
+      REQUIRE(r2->status == Errc::ok);
+      REQUIRE(r2->digest == plain.digest);
+    }
+    client.finish_sending();
+    s.shutdown();
+  }
+  SECTION("without tables: a typed reply, not a dropped connection") {
+    RunningService s(options);
+    auto client = connect_to(s);
+    REQUIRE(client.send_frame(coded.bytes.data(), coded.bytes.size()));
+    REQUIRE(client.send_frame(plain.bytes.data(), plain.bytes.size()));
+    auto r1 = client.receive_reply(kReplyWait);
+    auto r2 = client.receive_reply(kReplyWait);
+    REQUIRE(r1);
+    REQUIRE(r2);
+    REQUIRE(r1->frame_id == 21);
+    REQUIRE(r1->status == Errc::entropy_table_mismatch);
+    REQUIRE(r1->timestamp_us == 1021);
+    REQUIRE(r2->frame_id == 22);
+    REQUIRE(r2->status == Errc::ok);
+    REQUIRE(r2->digest == plain.digest);
+    client.finish_sending();
+    s.shutdown();
+    REQUIRE(s.service->stats().frames_decode_failed == 1);
+    REQUIRE(s.service->stats().connections_failed == 0);
+  }
+}
+
 // ------------------------------ hostile clients (issue 15)
 
 #include <fcntl.h>

@@ -15,11 +15,13 @@ using namespace mqtt_test;
 
 namespace {
 
-std::unique_ptr<server::MqttDecodeService> start_worker(const Broker& broker, const std::string& id) {
+std::unique_ptr<server::MqttDecodeService> start_worker(const Broker& broker, const std::string& id,
+                                                        std::shared_ptr<const entropy::TableSet> tables = nullptr) {
   server::MqttServiceOptions o;
   o.port = broker.port();
   o.client_id = id;
   o.workers = 2;
+  o.entropy_tables = std::move(tables);
   auto svc = server::MqttDecodeService::start(o);
   INFO(svc.error().what());
   REQUIRE(svc);
@@ -37,7 +39,83 @@ bool eventually(Pred pred, std::chrono::milliseconds timeout = 10s) {
   return true;
 }
 
+// Tables fitted to N(0, 1) codes at b = 4 with bounds [-3, 3] (make_frame's), 6 channels, id 3.
+std::shared_ptr<const entropy::TableSet> gaussian_tables() {
+  std::mt19937 rng(99);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  const quant::QuantParams qp = quant::make_params(4, quant::Bounds{-3.f, 3.f});
+  std::vector<uint64_t> counts(16, 1);
+  for (int i = 0; i < 20000; ++i) ++counts[quant::ref::quantize_value(normal(rng), qp)];
+  std::vector<uint16_t> freqs(6 * 16);
+  for (unsigned c = 0; c < 6; ++c) entropy::fit_frequencies(counts.data(), 4, freqs.data() + c * 16);
+  const uint16_t* by_bits[entropy::kMaxBits + 1] = {};
+  by_bits[4] = freqs.data();
+  auto tables = entropy::TableSet::create(3, 6, by_bits);
+  REQUIRE(tables);
+  return std::make_shared<const entropy::TableSet>(std::move(*tables));
+}
+
+// make_frame's N(0, 1) values as a codec-1 frame (6 x 16 x 16, b = 4); the digest is of the decoded values.
+TestFrame make_codec1_frame(uint32_t id, const entropy::TableSet& tables) {
+  std::mt19937 rng(id);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  std::vector<float> x(6 * 16 * 16);
+  for (auto& v : x) v = normal(rng);
+  EncodeParams p{1, 4, {6, 16, 16}, quant::Bounds{-3.f, 3.f}, id, 1000u + id};
+  std::vector<uint8_t> codes(x.size());
+  TestFrame f;
+  f.bytes.resize(max_frame_size(x.size(), 4));
+  auto n = encode_frame(x.data(), p, f.bytes.data(), f.bytes.size(), EntropyCoding{&tables, codes.data(), codes.size()});
+  REQUIRE(n);
+  f.bytes.resize(*n);
+  REQUIRE(f.bytes[wire::offset::kCodec] == uint8_t(wire::Codec::rans));
+  std::vector<float> y(x.size());
+  REQUIRE(decode_frame(f.bytes.data(), f.bytes.size(), y.data(), y.size(), &tables));
+  f.digest = wire::digest_features(y.data(), y.size());
+  return f;
+}
+
 }  // namespace
+
+TEST_CASE("codec-1 frames: decoded with the worker's tables; a worker without tables answers entropy_table_mismatch") {
+  if (!broker_available()) {
+    WARN("skipped: no mosquitto broker at " << broker_path() << " (Debian: apt-get install mosquitto)");
+    return;
+  }
+  Broker broker;
+  const auto tables = gaussian_tables();
+  std::vector<TestFrame> frames;
+  for (uint32_t i = 0; i < 10; ++i) frames.push_back(make_codec1_frame(700 + i, *tables));
+  SECTION("with tables") {
+    auto worker = start_worker(broker, "test-worker-tables", tables);
+    auto device = device::MqttDeviceClient::connect(device_options(broker.port(), "coded", 10s));
+    REQUIRE(device);
+    const DeviceTally t = drive_device(**device, frames, 4, 30s);
+    INFO(t.first_problem);
+    CHECK(t.complete(frames.size()));
+    worker->shutdown();
+    CHECK(worker->stats().frames_decode_failed == 0);
+  }
+  SECTION("without tables") {
+    auto worker = start_worker(broker, "test-worker-no-tables");
+    auto device = device::MqttDeviceClient::connect(device_options(broker.port(), "coded", 10s));
+    REQUIRE(device);
+    REQUIRE((*device)->publish(frames[0].bytes.data(), frames[0].bytes.size()));
+    std::optional<device::DeviceReply> got;
+    const auto end = Clock::now() + 30s;
+    while (!got && Clock::now() < end) {
+      auto r = (*device)->receive(100ms);
+      REQUIRE(r);
+      if (*r) got = **r;
+    }
+    REQUIRE(got);
+    CHECK(got->reply.frame_id == 700);
+    CHECK(got->reply.status == Errc::entropy_table_mismatch);
+    worker->shutdown();
+    CHECK(worker->stats().frames_decode_failed == 1);
+    CHECK(worker->stats().frames_answered == 1);
+  }
+}
 
 TEST_CASE("two workers share several devices' frames: each answered exactly once, right digest, both busy") {
   if (!broker_available()) {

@@ -1,14 +1,17 @@
-// The work one frame needs on the server, shared by every transport: dequantize the payload, run the
-// backend, and describe the result as a Reply (with the decode time the device's controller uses). An allocation
-// that fails (a valid but large frame on a small server) becomes a reply with status out_of_memory.
+// The work one frame needs on the server, shared by every transport: dequantize the payload (codec.hpp's
+// dequantize_frame: codec 0, or codec 1 with the service's entropy tables), run the backend, and describe the
+// result as a Reply (with the decode time the device's controller uses). An allocation that fails (a valid but
+// large frame on a small server) becomes a reply with status out_of_memory; a codec-1 frame whose tables the
+// service does not hold (or no tables at all) a reply with status entropy_table_mismatch.
 #pragma once
 
+#include <slimcodec/codec.hpp>
 #include <slimcodec/common/alloc.hpp>
+#include <slimcodec/entropy/tables.hpp>
 #include <slimcodec/server/backend.hpp>
-#include <slimcodec/quant/quant.hpp>
-#include <slimcodec/wire/reply.hpp>
-#include <slimcodec/wire/reply.hpp>
 #include <slimcodec/wire/frame.hpp>
+#include <slimcodec/wire/parser.hpp>
+#include <slimcodec/wire/reply.hpp>
 
 #include <chrono>
 #include <vector>
@@ -24,8 +27,11 @@ inline uint64_t frame_decode_bytes(const wire::FrameHeader& h) {
   return uint64_t(h.payload_size) + uint64_t(h.channels) * h.height * h.width * sizeof(float);
 }
 
+// `payload` holds the frame's payload_size bytes (the parser checked its CRC). `tables`: the codec-1 tables, or
+// nullptr when the service has none.
 inline wire::Reply decode_frame_to_reply(DecoderBackend& backend, const wire::FrameHeader& h, const uint8_t* payload,
-                                   size_t payload_size, std::vector<float>& scratch) {
+                                         size_t payload_size, std::vector<float>& scratch,
+                                         const entropy::TableSet* tables = nullptr) {
   wire::Reply reply;
   reply.frame_id = h.frame_id;
   reply.timestamp_us = h.timestamp_us;
@@ -41,8 +47,12 @@ inline wire::Reply decode_frame_to_reply(DecoderBackend& backend, const wire::Fr
     reply.status = Errc::out_of_memory;
     return reply;
   }
-  auto n = quant::unpack_dequantize(payload, payload_size, shape.size(), h.bits, quant::Bounds{h.lo, h.hi},
-                                    scratch.data(), scratch.size());
+  if (payload_size != h.payload_size) {
+    reply.status = Errc::length_mismatch;
+    return reply;
+  }
+  const wire::FrameView frame{h, payload, payload_size, wire::frame_size(h)};
+  auto n = dequantize_frame(frame, scratch.data(), scratch.size(), tables);
   if (!n) {
     reply.status = n.code();
     return reply;

@@ -30,6 +30,8 @@ struct MqttServiceOptions {
   size_t workers = 2;  // decode threads, each with its own backend instance
   std::string backend = "identity";
   BackendOptions backend_options;
+  // The codec-1 (rANS) tables frames may name; without them a codec-1 frame is answered entropy_table_mismatch.
+  std::shared_ptr<const entropy::TableSet> entropy_tables;
   wire::ParserLimits limits;
   // Frames received but not yet decoded. Above this the network thread waits for a decode to finish, so the broker
   // holds the backlog instead of this process (libmosquitto acknowledges before we see a message: no other brake).
@@ -157,7 +159,8 @@ class MqttDecodeService {
     job->reply_topic = std::move(*reply_topic);
     job->correlation = std::move(correlation);
     const bool queued = pool_->submit([this, job](DecoderBackend& backend, std::vector<float>& scratch) {
-      const wire::Reply reply = decode_frame_to_reply(backend, job->header, job->payload.data(), job->payload.size(), scratch);
+      const wire::Reply reply = decode_frame_to_reply(backend, job->header, job->payload.data(), job->payload.size(),
+                                                      scratch, options_.entropy_tables.get());
       if (reply.status != Errc::ok) ++stats_.frames_decode_failed;
       bool send;
       {

@@ -35,6 +35,9 @@ struct ServiceOptions {
   size_t workers = 2;
   std::string backend = "identity";
   BackendOptions backend_options;
+  // The codec-1 (rANS) tables frames may name (weights/entropy_tables.hpp loads them from a *.entropy.safetensors
+  // file). Without them, or when a frame names other tables, a codec-1 frame is answered entropy_table_mismatch.
+  std::shared_ptr<const entropy::TableSet> entropy_tables;
   // Frames being decoded plus replies not yet written, per connection: reading pauses at this many, so a client
   // that does not read its replies stops being read (back-pressure instead of memory growth).
   size_t max_inflight_per_connection = 32;
@@ -413,7 +416,8 @@ inline void Connection::submit_frame() {
           self->service_.release(cost);
           return self->deliver(wire::ReplyBytes{});
         }
-        const wire::Reply reply = decode_frame_to_reply(backend, header, payload->data(), payload->size(), scratch);
+        const wire::Reply reply = decode_frame_to_reply(backend, header, payload->data(), payload->size(), scratch,
+                                                        self->service_.options().entropy_tables.get());
         self->service_.release(cost);
         if (reply.status != Errc::ok) ++self->service_.stats().frames_decode_failed;
         self->deliver(wire::write_reply(reply));
