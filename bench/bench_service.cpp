@@ -1,18 +1,31 @@
 // Decode service on loopback: throughput (frames/s) and p50/p99 latency with 1, 2 and 4 workers, native
 // backend, paper-sized frames (6x96x96 at 4 bits). Baseline in the same run: the same backend decoding the same
 // frame in-process, with no transport; the service's cost is reported as a ratio to it.
+// BM_ServiceIdentityOverhead: the service's own per-frame cost (identity backend, small frames), with the heap
+// allocations per frame (docs/service.md, "Per-frame overhead").
 // With LibTorch and the exported detection models: the detection server side both ways (native reconstructor +
 // LibTorch tail, and the all-TorchScript server.pt) on the deployed 6x64x64 bottleneck, one thread each, in-process
 // and through the service with one worker: frames/s per core and p50/p99.
 #include <slimcodec/codec.hpp>
-#include <slimcodec/server/native.hpp>
+#include <slimcodec/server/builtin.hpp>
 #include <slimcodec/device/tcp_transport.hpp>
 #include <slimcodec/server/tcp_service.hpp>
 #ifdef SLIMCODEC_DETECTION_DIR
 #include <slimcodec/server/detection.hpp>
 #endif
 
+
 #include <benchmark/benchmark.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
 
 #include <algorithm>
 #include <chrono>
@@ -23,6 +36,30 @@
 
 using namespace slimcodec;
 using Clock = std::chrono::steady_clock;
+#define SLIMCODEC_BENCH_SERVICE_NS slimcodec::server
+
+// Counts heap allocations for BM_ServiceIdentityOverhead (the replaced operators forward to malloc/free; GCC's
+// -Wmismatched-new-delete does not see that new and delete are replaced together).
+#pragma GCC diagnostic ignored "-Wpragmas"
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+std::atomic<uint64_t> g_heap_allocations{0};
+void* operator new(size_t n) {
+  g_heap_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](size_t n) { return ::operator new(n); }
+void* operator new(size_t n, const std::nothrow_t&) noexcept {
+  g_heap_allocations.fetch_add(1, std::memory_order_relaxed);
+  return std::malloc(n ? n : 1);
+}
+void* operator new[](size_t n, const std::nothrow_t& t) noexcept { return ::operator new(n, t); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+void operator delete[](void* p, size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace {
 constexpr auto kReplyWait = std::chrono::seconds(60);  // a reply that takes longer means the service is stuck
@@ -47,6 +84,7 @@ double percentile(std::vector<double> v, double q) {
 
 // Baseline: dequantize + native reconstructor in-process.
 void BM_DecodeInProcess(benchmark::State& state) {
+  server::register_builtin_backends();
   auto backend = server::BackendRegistry::global().create("native", kNative);
   const std::vector<uint8_t> frame = paper_frame(1);
   std::vector<float> x(size_t(kC) * kH * kW);
@@ -111,6 +149,117 @@ void BM_ServiceLoopback(benchmark::State& state) {
   state.counters["p99_ms"] = percentile(latencies_ms, 0.99);
 }
 BENCHMARK(BM_ServiceLoopback)->Arg(1)->Arg(2)->Arg(4)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
+
+// ---- per-frame service overhead: identity backend, small frames
+
+// A blocking loopback client with no library code in it, so that this benchmark builds against older versions of
+// the service unchanged (docs/service.md compares them).
+struct RawClient {
+  int fd = -1;
+  explicit RawClient(uint16_t port) {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      ::close(fd);
+      fd = -1;
+    }
+  }
+  ~RawClient() {
+    if (fd >= 0) ::close(fd);
+  }
+  bool write_all(const uint8_t* p, size_t n) {
+    while (n > 0) {
+      const ssize_t k = ::send(fd, p, n, MSG_NOSIGNAL);
+      if (k <= 0) return false;
+      p += k;
+      n -= size_t(k);
+    }
+    return true;
+  }
+  bool read_all(uint8_t* p, size_t n) {
+    while (n > 0) {
+      const ssize_t k = ::recv(fd, p, n, 0);
+      if (k <= 0) return false;
+      p += k;
+      n -= size_t(k);
+    }
+    return true;
+  }
+};
+
+// The service's own cost per frame: identity backend (a copy of 1,536 floats), one worker, 6 x 16 x 16 frames at
+// 4 bits (816 bytes), one client keeping state.range(0) frames in flight, 4,000 frames per iteration. Reports wall
+// and CPU microseconds per frame (CPU of every thread of this process, the client's included) and heap
+// allocations per frame (whole process).
+void BM_ServiceIdentityOverhead(benchmark::State& state) {
+  SLIMCODEC_BENCH_SERVICE_NS::ServiceOptions options;
+  options.workers = 1;
+  options.backend = "identity";
+  asio::io_context io;
+  auto service = SLIMCODEC_BENCH_SERVICE_NS::TcpService::create(io, options);
+  if (!service) return state.SkipWithError(service.error().what());
+  (*service)->start();
+  std::thread io_thread([&] { io.run(); });
+  std::vector<std::vector<uint8_t>> frames;
+  for (uint32_t id = 0; id < 64; ++id) {
+    std::vector<float> x(6 * 16 * 16);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.05f * float(i) + float(id));
+    EncodeParams p{1, 4, {6, 16, 16}, quant::Bounds{-1.f, 1.f}, id, 0};
+    std::vector<uint8_t> f(max_frame_size(x.size(), 4));
+    f.resize(*encode_frame(x.data(), p, f.data(), f.size()));
+    frames.push_back(std::move(f));
+  }
+  const int inflight = int(state.range(0));
+  constexpr int kFrames = 4000;
+  double wall_s = 0, cpu_s = 0;
+  uint64_t allocations = 0, done_total = 0;
+  bool ok = true;
+  {
+    RawClient client((*service)->port());
+    uint8_t reply[wire::kReplySize];
+    auto run = [&](int count) {
+      int sent = 0, done = 0;
+      while (done < count) {
+        while (sent < count && sent - done < inflight) {
+          const auto& f = frames[size_t(sent) % frames.size()];
+          if (!client.write_all(f.data(), f.size())) return false;
+          ++sent;
+        }
+        if (!client.read_all(reply, sizeof reply)) return false;
+        auto r = wire::parse_reply(reply, sizeof reply);
+        if (!r || r->status != Errc::ok) return false;
+        ++done;
+      }
+      return true;
+    };
+    ok = client.fd >= 0 && run(500);  // warm-up: buffers, pools and caches reach their steady state
+    for (auto _ : state) {
+      if (!ok) break;
+      const auto t0 = Clock::now();
+      timespec c0{}, c1{};
+      clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+      const uint64_t a0 = g_heap_allocations.load();
+      ok = run(kFrames);
+      allocations += g_heap_allocations.load() - a0;
+      clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+      wall_s += std::chrono::duration<double>(Clock::now() - t0).count();
+      cpu_s += double(c1.tv_sec - c0.tv_sec) + 1e-9 * double(c1.tv_nsec - c0.tv_nsec);
+      done_total += kFrames;
+    }
+  }
+  (*service)->shutdown();
+  io_thread.join();
+  if (!ok || done_total == 0) return state.SkipWithError("the service did not answer every frame with status ok");
+  state.counters["us_per_frame"] = 1e6 * wall_s / double(done_total);
+  state.counters["cpu_us_per_frame"] = 1e6 * cpu_s / double(done_total);
+  state.counters["allocs_per_frame"] = double(allocations) / double(done_total);
+}
+BENCHMARK(BM_ServiceIdentityOverhead)->Arg(1)->Arg(16)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 
 #ifdef SLIMCODEC_DETECTION_DIR
 // ---- detection server side (server/detection.hpp)

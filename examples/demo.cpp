@@ -5,7 +5,7 @@
 // Usage: demo [weights.safetensors] [image.(png|jpg)]   (NMSE needs the photo of the weights' e2e fixture)
 #define SLIMCODEC_IMAGE_IMPLEMENTATION
 #include <slimcodec/device/accuracy_table.hpp>
-#include <slimcodec/server/native.hpp>
+#include <slimcodec/server/builtin.hpp>
 #include <slimcodec/io/image.hpp>
 #include <slimcodec/model/encoder.hpp>
 #include <slimcodec/slimcodec.hpp>
@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
   auto encoder = model::Encoder<layers::paper::Encoder>::create(h, w);
   if (!encoder) return fail("encoder", encoder.error());
   if (auto ok = encoder->load(*file, "encoder"); !ok) return fail("encoder weights", ok.error());
+  server::register_builtin_backends();
   auto decoder = server::BackendRegistry::global().create("native", {{"weights", weights_path}});
   if (!decoder) return fail("reconstructor", decoder.error());
   auto table = device::load_accuracy_table(kRepo + "/" + meta(*fixture, "table"));

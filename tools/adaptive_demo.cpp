@@ -8,6 +8,7 @@
 #include <emulation/link_shaper.hpp>
 #include <slimcodec/device/tcp_transport.hpp>
 #include <emulation/trace_simulation.hpp>
+#include <slimcodec/server/builtin.hpp>
 #include <slimcodec/server/callback.hpp>
 #include <slimcodec/server/native.hpp>
 #include <slimcodec/layers/paper.hpp>
@@ -797,6 +798,7 @@ struct TraceControl {
 // The decode service in this process (the emulated server pads the backend's time), inside tc's network namespace
 // when there is one, started. Null after printing why not.
 std::unique_ptr<server::TcpService> start_decode_service(const Options& o, asio::io_context& io, emulation::TcLink* tc) {
+  server::register_builtin_backends();  // "identity" and "native", which the emulated server wraps
   server::BackendRegistry::global().add("emulated-server", make_padded_backend);
   server::ServiceOptions so;
   so.workers = 1;  // one device, one frame in flight

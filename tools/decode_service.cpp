@@ -1,7 +1,6 @@
 // slimcodec-decode-service: the server side of split computing. Receives frames from devices over TCP (or from
 // an MQTT 5 broker as one of a shared-subscription group), decodes them and replies per frame.
-#include <slimcodec/server/callback.hpp>
-#include <slimcodec/server/native.hpp>
+#include <slimcodec/server/builtin.hpp>
 #ifdef SLIMCODEC_HAVE_LIBTORCH
 #include <slimcodec/server/detection.hpp>
 #include <slimcodec/server/libtorch.hpp>
@@ -52,7 +51,8 @@ options:
   --backend NAME       decoder backend (default identity); --list-backends shows what this build has; with
                        LibTorch: detect-native (weights=W tail=teacher_tail.pt), detect-torchscript (module=server.pt)
   --option KEY=VALUE   backend setting, repeatable (e.g. weights=model.safetensors; native: max_pixels=N, the
-                       largest H x W accepted, default 9216; native without weights= or random_seed= loads the
+                       largest H x W accepted, default 9216; height=H width=W, the size the network is built for
+                       at start, default the trained size; native without weights= or random_seed= loads the
                        published trained model, training/weights/slimcodec-centernet-256-cpu.safetensors)
   --entropy-tables FILE  codec-1 (rANS) frames are decoded with the tables in FILE, a *.entropy.safetensors file
                        (tools/fit_entropy_tables). Default: none, and a codec-1 frame is answered
@@ -169,6 +169,7 @@ int run_mqtt(slimcodec::server::MqttServiceOptions options, const std::string& t
 
 int main(int argc, char** argv) {
   using namespace slimcodec;
+  server::register_builtin_backends();  // identity, native (server/builtin.hpp)
 #ifdef SLIMCODEC_HAVE_LIBTORCH
   server::register_detection_backends();  // detect-native, detect-torchscript (server/detection.hpp)
 #endif

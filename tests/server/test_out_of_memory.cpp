@@ -120,7 +120,9 @@ std::vector<uint8_t> make_frame(uint32_t id, uint16_t c, uint16_t h, uint16_t w,
 }  // namespace
 
 TEST_CASE("a frame whose dequantization buffer cannot be allocated gets an out_of_memory reply") {
-  auto identity = server::BackendRegistry::global().create("identity");
+  server::BackendRegistry registry;
+  server::register_builtin_backends(registry);
+  auto identity = registry.create("identity");
   REQUIRE(identity);
   const auto bytes = make_frame(5, 8, 256, 256);  // 524,288 values: 2 MiB of floats
   auto frame = wire::parse_frame(bytes.data(), bytes.size());

@@ -546,6 +546,46 @@ TEST_CASE("FrameParser grows its buffer as payload bytes arrive, not from the an
   REQUIRE(p.buffer_capacity() == 131072 + wire::kTrailerSize);
 }
 
+TEST_CASE("FrameParser hands a completed frame's buffer over and reads the next frame into the spare it is given") {
+  const TestFrame f1 = make_frame(1, 4, 6, 16, 16, 1), f2 = make_frame(2, 4, 6, 16, 16, 2);
+  wire::FrameParser p;
+  REQUIRE(p.take_frame_buffer().data == nullptr);  // no frame: nothing to hand over
+  REQUIRE(p.feed(f1.bytes.data(), f1.bytes.size()));
+  REQUIRE(p.has_frame());
+  const uint8_t* where = p.frame().payload;
+  wire::FrameBuffer a = p.take_frame_buffer();
+  REQUIRE(a.data.get() == where);  // the bytes the parser received, not a copy
+  REQUIRE(a.capacity == 768 + wire::kTrailerSize);
+  REQUIRE(std::equal(a.data.get(), a.data.get() + 768, f1.bytes.begin() + wire::kHeaderSize));
+  REQUIRE_FALSE(p.has_frame());
+  REQUIRE(p.buffer_capacity() == 0);
+  REQUIRE(p.feed(f2.bytes.data(), f2.bytes.size()));  // reads into a new buffer: `a` is still the caller's
+  REQUIRE(p.has_frame());
+  const uint8_t* spare = a.data.get();
+  wire::FrameBuffer b = p.take_frame_buffer(std::move(a));
+  REQUIRE(std::equal(b.data.get(), b.data.get() + 768, f2.bytes.begin() + wire::kHeaderSize));
+  REQUIRE(p.buffer_capacity() == 768 + wire::kTrailerSize);
+  REQUIRE(p.feed(f1.bytes.data(), f1.bytes.size()));  // the spare is reused
+  REQUIRE(p.frame().payload == spare);
+}
+
+TEST_CASE("frames on one connection reuse a few buffers, charged to the budget while kept") {
+  server::ServiceOptions options;
+  options.workers = 1;
+  RunningService s(options);
+  RawClient c;
+  REQUIRE(c.connect(s.service->port()));
+  for (uint32_t i = 1; i <= 50; ++i) expect_answered(c, i);
+  // One frame at a time: the parser's buffer and one spare (payload and trailer each) at most.
+  const size_t buffer = make_frame(1, 4, 6, 12, 11, 1).bytes.size() - wire::kHeaderSize;
+  INFO("memory used " << s.service->memory_used() << ", one buffer " << buffer);
+  REQUIRE(eventually([&] { return s.service->memory_used() <= 2 * buffer; }));
+  REQUIRE(s.service->memory_used() > 0);
+  c.close();
+  REQUIRE(eventually([&] { return s.service->connection_count() == 0; }));
+  REQUIRE(eventually([&] { return s.service->memory_used() == 0; }));  // spares released with the connection
+}
+
 TEST_CASE("the memory budget answers overloaded instead of allocating past it") {
   server::ServiceOptions options;
   options.memory_budget = 256 << 10;

@@ -5,7 +5,6 @@
 #include <slimcodec/common/result.hpp>
 #include <slimcodec/wire/detection.hpp>
 
-#include <chrono>
 #include <cstddef>
 #include <string_view>
 
@@ -33,8 +32,7 @@ struct Detections {
 };
 
 struct Decoded {
-  FeatureMap features;
-  double decode_ms = 0;  // wall time of the backend's work, measured around run()
+  FeatureMap features;  // the service times the whole frame (dequantization and backend) once: Reply::decode_us
 };
 
 // One instance is used by one thread at a time; a service creates one per worker.
@@ -46,14 +44,12 @@ class DecoderBackend {
   // The detections of the last successful decode(), valid until the next one; none unless the backend detects.
   virtual Detections detections() const { return {}; }
 
-  // Decodes a CHW float tensor; times the backend's work.
+  // Decodes a CHW float tensor.
   Result<Decoded> decode(const float* features, TensorShape shape) {
     if (features == nullptr || shape.size() == 0) return Errc::invalid_argument;
-    const auto start = std::chrono::steady_clock::now();
     Result<FeatureMap> out = run(features, shape);
-    const auto stop = std::chrono::steady_clock::now();
     if (!out) return out.error();
-    return Decoded{*out, std::chrono::duration<double, std::milli>(stop - start).count()};
+    return Decoded{*out};
   }
 
  protected:

@@ -56,6 +56,4 @@ inline Result<std::unique_ptr<DecoderBackend>> make_identity_backend(const Backe
       }));
 }
 
-inline const bool kIdentityBackendRegistered = BackendRegistry::global().add("identity", make_identity_backend);
-
 }  // namespace slimcodec::server

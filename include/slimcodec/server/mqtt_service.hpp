@@ -3,6 +3,7 @@
 // unsubscribes, answers every message already received, waits for the broker's PUBACKs, then disconnects.
 #pragma once
 
+#include <slimcodec/server/builtin.hpp>
 #include <slimcodec/server/frame_job.hpp>
 #include <slimcodec/mqtt/connection.hpp>
 #include <slimcodec/mqtt/conventions.hpp>
@@ -30,6 +31,7 @@ struct MqttServiceOptions {
   size_t workers = 2;  // decode threads, each with its own backend instance
   std::string backend = "identity";
   BackendOptions backend_options;
+  BackendRegistry* registry = nullptr;  // nullptr: BackendRegistry::global(); the built-in backends are added to it
   // The codec-1 (rANS) tables frames may name; without them a codec-1 frame is answered entropy_table_mismatch.
   std::shared_ptr<const entropy::TableSet> entropy_tables;
   wire::ParserLimits limits;
@@ -64,7 +66,9 @@ class MqttDecodeService {
     if (!mqtt::mqtt_valid_prefix(options.topic_prefix)) return Error{Errc::invalid_argument, "bad MQTT topic prefix"};
     if (options.max_queued == 0) return Error{Errc::invalid_argument, "max_queued must be at least 1"};
     if (options.client_id.empty()) options.client_id = mqtt::mqtt_unique_client_id("decoder");
-    auto pool = WorkerPool::create(options.workers, options.backend, options.backend_options);
+    BackendRegistry& registry = options.registry ? *options.registry : BackendRegistry::global();
+    register_builtin_backends(registry);
+    auto pool = WorkerPool::create(options.workers, options.backend, options.backend_options, registry);
     if (!pool) return pool.error();
     std::unique_ptr<MqttDecodeService> svc(new MqttDecodeService(std::move(options), std::move(*pool)));
 

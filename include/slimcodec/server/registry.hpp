@@ -1,5 +1,6 @@
-// Run-time registry of decoder backends by name. Adding a backend is one class and one line:
-//   inline const bool kMyBackendRegistered = BackendRegistry::global().add("mine", make_my_backend);
+// Run-time registry of decoder backends by name. Adding a backend is one class and one call, made by the program
+// before it creates backends or services: registry.add("mine", make_my_backend). The built-in ones ("identity",
+// "native") are added by register_builtin_backends (builtin.hpp), which the services call themselves.
 #pragma once
 
 #include <slimcodec/server/backend.hpp>

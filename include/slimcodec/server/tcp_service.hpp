@@ -11,6 +11,7 @@
 #pragma once
 
 #include <slimcodec/common/alloc.hpp>
+#include <slimcodec/server/builtin.hpp>
 #include <slimcodec/server/frame_job.hpp>
 #include <slimcodec/server/worker_pool.hpp>
 #include <slimcodec/wire/parser.hpp>
@@ -35,6 +36,9 @@ struct ServiceOptions {
   size_t workers = 2;
   std::string backend = "identity";
   BackendOptions backend_options;
+  // Where `backend` is looked up; nullptr: BackendRegistry::global(). The service adds the built-in backends
+  // (register_builtin_backends) to it.
+  BackendRegistry* registry = nullptr;
   // The codec-1 (rANS) tables frames may name (weights/entropy_tables.hpp loads them from a *.entropy.safetensors
   // file). Without them, or when a frame names other tables, a codec-1 frame is answered entropy_table_mismatch.
   std::shared_ptr<const entropy::TableSet> entropy_tables;
@@ -45,7 +49,8 @@ struct ServiceOptions {
   size_t send_buffer_bytes = 0;  // SO_SNDBUF of each connection; 0 keeps the system's (autotuned) size
   wire::ParserLimits limits;
   // Bytes the service may hold for frames across all connections: parser buffers (as payload bytes arrive), and
-  // for each frame being decoded its payload copy plus its dequantized floats (4 bytes per value). A frame that
+  // for each frame being decoded its buffer (the parser's, handed over, not copied) plus its dequantized floats
+  // (4 bytes per value), and the few spare buffers a connection keeps for reuse (256 KiB at most). A frame that
   // does not fit is answered `overloaded`; a partial frame whose buffer would not fit ends its stream with
   // `overloaded`. The check runs after each parser growth, so the total can pass the budget by at most one growth
   // step (at most limits.max_payload_size). Backend memory (its network, its output) is the backend's own.
@@ -81,7 +86,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(asio::ip::tcp::socket socket, TcpService& service);
   void start();
-  void deliver(const wire::ReplyBytes& reply);  // any thread
+  void deliver(const wire::ReplyBytes& reply, wire::FrameBuffer buffer);  // any thread; the frame's buffer comes back
   void shutdown();                        // any thread: stop reading, close once in-flight frames are answered
   void cut();                             // any thread: close now
   bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }  // closed: skip its queued work
@@ -100,6 +105,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void arm_idle_timer();
   void track_frame_deadline();
   bool charge_parser();  // false: over the memory budget
+  void recycle(wire::FrameBuffer buffer);  // a decoded frame's buffer: kept as a spare for the parser, or freed
 
   asio::ip::tcp::socket socket_;
   TcpService& service_;
@@ -107,6 +113,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::steady_timer idle_timer_, frame_timer_, write_timer_;
   wire::FrameParser parser_;
   size_t parser_charged_ = 0;  // bytes of parser buffer charged to the service's memory budget
+  // Buffers of decoded frames, handed back to the parser as frames complete, so that frames reuse a few buffers
+  // instead of allocating one each. Charged to the budget while kept (spares_charged_).
+  std::vector<wire::FrameBuffer> spares_;
+  size_t spares_charged_ = 0;
   bool frame_timer_armed_ = false, cut_counted_ = false;
   std::atomic<bool> cancelled_{false};
   std::vector<uint8_t> buffer_ = std::vector<uint8_t>(64 * 1024);
@@ -125,7 +135,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 class TcpService {
  public:
   static Result<std::unique_ptr<TcpService>> create(asio::io_context& io, ServiceOptions options) {
-    auto pool = WorkerPool::create(options.workers, options.backend, options.backend_options);
+    BackendRegistry& registry = options.registry ? *options.registry : BackendRegistry::global();
+    register_builtin_backends(registry);
+    auto pool = WorkerPool::create(options.workers, options.backend, options.backend_options, registry);
     if (!pool) return pool.error();
     std::unique_ptr<TcpService> svc(new TcpService(io, std::move(options), std::move(*pool)));
     asio::error_code ec;
@@ -279,6 +291,8 @@ namespace detail {
 
 // A connection keeps its parser's buffer between frames up to this size; after a larger frame it starts afresh.
 inline constexpr size_t kKeepParserBytes = size_t(1) << 20;
+// Spare frame buffers a connection keeps, in bytes (a frame decoding holds its own until its reply).
+inline constexpr size_t kKeepSpareBytes = size_t(256) << 10;
 
 inline Connection::Connection(asio::ip::tcp::socket socket, TcpService& service)
     : socket_(std::move(socket)),
@@ -394,39 +408,44 @@ inline void Connection::process() {
 inline void Connection::submit_frame() {
   frame_timer_armed_ = false;  // this frame arrived in time; the next one gets its own deadline
   frame_timer_.cancel();
-  const wire::FrameView& frame = parser_.frame();
-  const wire::FrameHeader header = frame.header;
+  const wire::FrameHeader header = parser_.frame().header;
   ++service_.stats().frames_received;
-  const size_t cost = size_t(frame_decode_bytes(header));
-  if (!service_.charge(cost)) {
+  // The frame's buffer goes to the job as it is (no copy); the parser takes a spare for the next frame. The
+  // buffer stays charged to the budget (moved from the parser's share to the job's); the dequantized floats are
+  // charged here.
+  const size_t floats = size_t(uint64_t(header.channels) * header.height * header.width * sizeof(float));
+  if (!service_.charge(floats)) {
     ++service_.stats().frames_overloaded;
-    answer_now(header, Errc::overloaded);
+    answer_now(header, Errc::overloaded);  // the buffer stays with the parser
   } else {
-    std::shared_ptr<std::vector<uint8_t>> payload;
-    if (!try_allocate([&] {
-          payload = std::make_shared<std::vector<uint8_t>>(frame.payload, frame.payload + header.payload_size);
-        })) {
-      service_.release(cost);
+    wire::FrameBuffer spare;
+    if (!spares_.empty()) {
+      spare = std::move(spares_.back());
+      spares_.pop_back();
+      spares_charged_ -= spare.capacity;
+    }
+    wire::FrameBuffer buffer = parser_.take_frame_buffer(std::move(spare));
+    parser_charged_ = parser_.buffer_capacity();  // the spare's bytes, charged while it was a spare
+    const size_t held = buffer.capacity;
+    ++inflight_;
+    const bool queued = service_.pool().submit(
+        [self = shared_from_this(), header, buffer = std::move(buffer), floats](DecoderBackend& backend,
+                                                                               std::vector<float>& scratch) mutable {
+          if (self->cancelled()) {  // the connection is gone: no reply can be written, skip the work
+            self->service_.release(floats);
+            return self->deliver(wire::ReplyBytes{}, std::move(buffer));
+          }
+          const wire::Reply reply =
+              decode_frame_to_reply(backend, header, buffer.data.get(), header.payload_size, scratch,
+                                    self->service_.options().entropy_tables.get());
+          self->service_.release(floats);
+          if (reply.status != Errc::ok) ++self->service_.stats().frames_decode_failed;
+          self->deliver(wire::write_reply(reply), std::move(buffer));
+        });
+    if (!queued) {  // the task, and the buffer in it, are gone
+      --inflight_;
+      service_.release(floats + held);
       answer_now(header, Errc::out_of_memory);
-    } else {
-      ++inflight_;
-      const bool queued = service_.pool().submit([self = shared_from_this(), header, payload, cost](
-                                                     DecoderBackend& backend, std::vector<float>& scratch) {
-        if (self->cancelled()) {  // the connection is gone: no reply can be written, skip the work
-          self->service_.release(cost);
-          return self->deliver(wire::ReplyBytes{});
-        }
-        const wire::Reply reply = decode_frame_to_reply(backend, header, payload->data(), payload->size(), scratch,
-                                                        self->service_.options().entropy_tables.get());
-        self->service_.release(cost);
-        if (reply.status != Errc::ok) ++self->service_.stats().frames_decode_failed;
-        self->deliver(wire::write_reply(reply));
-      });
-      if (!queued) {
-        --inflight_;
-        service_.release(cost);
-        answer_now(header, Errc::out_of_memory);
-      }
     }
   }
   if (parser_.buffer_capacity() > kKeepParserBytes) {  // after a big frame: give its buffer back
@@ -452,9 +471,21 @@ inline void Connection::fail(Errc code) {
   else close_if_done();
 }
 
-inline void Connection::deliver(const wire::ReplyBytes& reply) {
-  asio::post(strand_, [self = shared_from_this(), reply] {
+inline void Connection::recycle(wire::FrameBuffer buffer) {
+  if (!buffer.data) return;
+  const size_t n = buffer.capacity;
+  if (closed_ || n > kKeepParserBytes || spares_charged_ + n > kKeepSpareBytes ||
+      !try_allocate([&] { spares_.push_back(std::move(buffer)); })) {
+    service_.release(n);  // freed with `buffer`
+    return;
+  }
+  spares_charged_ += n;
+}
+
+inline void Connection::deliver(const wire::ReplyBytes& reply, wire::FrameBuffer buffer) {
+  asio::post(strand_, [self = shared_from_this(), reply, buffer = std::move(buffer)]() mutable {
     --self->inflight_;
+    self->recycle(std::move(buffer));
     if (self->closed_) {
       ++self->service_.stats().frames_unanswered;
       return;
@@ -542,6 +573,9 @@ inline void Connection::close() {
   parser_ = wire::FrameParser(service_.options().limits);  // frees a partial frame's buffer now
   service_.release(parser_charged_);
   parser_charged_ = 0;
+  spares_.clear();
+  service_.release(spares_charged_);
+  spares_charged_ = 0;
   service_.on_connection_closed(this);
 }
 

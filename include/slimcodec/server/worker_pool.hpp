@@ -8,25 +8,97 @@
 #include <slimcodec/server/registry.hpp>
 
 #include <condition_variable>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace slimcodec::server {
 
+// A unit of work for the pool: any callable taking (DecoderBackend&, std::vector<float>& scratch), move-only (it may
+// own a frame's buffer). Stored in place up to kInline bytes, so queuing a frame does not allocate; a larger
+// callable goes to the heap (new (std::nothrow)), and a Task whose allocation failed is empty (submit refuses it).
+class PoolTask {
+ public:
+  static constexpr size_t kInline = 128;
+  PoolTask() noexcept = default;
+  template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, PoolTask>>>
+  PoolTask(F&& f) noexcept(std::is_nothrow_move_constructible_v<std::decay_t<F>>) {  // NOLINT: implicit, like std::function
+    using T = std::decay_t<F>;
+    if constexpr (sizeof(T) <= kInline && alignof(T) <= alignof(std::max_align_t) &&
+                  std::is_nothrow_move_constructible_v<T>) {
+      new (storage_) T(std::forward<F>(f));
+      ops_ = &inline_ops<T>;
+    } else {
+      T* heap = new (std::nothrow) T(std::forward<F>(f));
+      if (heap == nullptr) return;
+      *reinterpret_cast<T**>(storage_) = heap;
+      ops_ = &heap_ops<T>;
+    }
+  }
+  PoolTask(PoolTask&& o) noexcept { take(o); }
+  PoolTask& operator=(PoolTask&& o) noexcept {
+    if (this != &o) {
+      reset();
+      take(o);
+    }
+    return *this;
+  }
+  PoolTask(const PoolTask&) = delete;
+  PoolTask& operator=(const PoolTask&) = delete;
+  ~PoolTask() { reset(); }
+  explicit operator bool() const noexcept { return ops_ != nullptr; }
+  void operator()(DecoderBackend& backend, std::vector<float>& scratch) { ops_->call(storage_, backend, scratch); }
+
+ private:
+  struct Ops {
+    void (*call)(void*, DecoderBackend&, std::vector<float>&);
+    void (*move)(void* from, void* to) noexcept;  // move-constructs into `to` and destroys `from`
+    void (*destroy)(void*) noexcept;
+  };
+  template <class T>
+  static constexpr Ops inline_ops{
+      [](void* p, DecoderBackend& b, std::vector<float>& s) { (*static_cast<T*>(p))(b, s); },
+      [](void* from, void* to) noexcept {
+        new (to) T(std::move(*static_cast<T*>(from)));
+        static_cast<T*>(from)->~T();
+      },
+      [](void* p) noexcept { static_cast<T*>(p)->~T(); }};
+  template <class T>
+  static constexpr Ops heap_ops{
+      [](void* p, DecoderBackend& b, std::vector<float>& s) { (**static_cast<T**>(p))(b, s); },
+      [](void* from, void* to) noexcept { *static_cast<T**>(to) = *static_cast<T**>(from); },
+      [](void* p) noexcept { delete *static_cast<T**>(p); }};
+
+  void take(PoolTask& o) noexcept {
+    if (o.ops_) o.ops_->move(o.storage_, storage_);
+    ops_ = o.ops_;
+    o.ops_ = nullptr;
+  }
+  void reset() noexcept {
+    if (ops_) ops_->destroy(storage_);
+    ops_ = nullptr;
+  }
+
+  alignas(std::max_align_t) unsigned char storage_[kInline];
+  const Ops* ops_ = nullptr;
+};
+
 class WorkerPool {
  public:
-  using Task = std::function<void(DecoderBackend& backend, std::vector<float>& scratch)>;
+  using Task = PoolTask;
 
+  // Backends come from `registry` (the global one by default).
   static Result<std::unique_ptr<WorkerPool>> create(size_t workers, const std::string& backend,
-                                                    const BackendOptions& options) {
+                                                    const BackendOptions& options,
+                                                    const BackendRegistry& registry = BackendRegistry::global()) {
     if (workers == 0) return Error{Errc::invalid_argument, "worker count must be at least 1"};
     std::unique_ptr<WorkerPool> pool(new WorkerPool());
     for (size_t i = 0; i < workers; ++i) {
-      auto b = BackendRegistry::global().create(backend, options);
+      auto b = registry.create(backend, options);
       if (!b) return b.error();
       pool->backends_.push_back(std::move(*b));
     }
@@ -42,10 +114,13 @@ class WorkerPool {
 
   // Queues a task; false (task not queued) when memory for it cannot be had or the pool is stopping.
   [[nodiscard]] bool submit(Task task) noexcept {
+    if (!task) return false;  // its callable could not be allocated
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (stopping_) return false;
-      if (!try_allocate([&] { tasks_.push_back(std::move(task)); })) return false;
+      if (count_ == ring_.size() && !grow()) return false;
+      ring_[(head_ + count_) % ring_.size()] = std::move(task);
+      ++count_;
     }
     wake_.notify_one();
     return true;
@@ -54,16 +129,19 @@ class WorkerPool {
   // Finishes the tasks that are running, drops (destroys unrun) the ones still queued, joins the threads and
   // returns how many it dropped. Idempotent (a second call returns 0).
   size_t stop() noexcept {
-    std::deque<Task> dropped;
+    std::vector<Task> dropped;
+    size_t count = 0;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       stopping_ = true;
-      dropped.swap(tasks_);
+      dropped.swap(ring_);
+      count = count_;
+      head_ = count_ = 0;
     }
     wake_.notify_all();
     for (auto& t : threads_)
       if (t.joinable()) t.join();
-    return dropped.size();  // destroyed here, outside the lock: a task may own the last reference to a connection
+    return count;  // destroyed here, outside the lock: a task may own the last reference to a connection
   }
 
   bool stopping() const {
@@ -82,10 +160,11 @@ class WorkerPool {
       Task task;
       {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return stopping_ || !tasks_.empty(); });
+        wake_.wait(lock, [&] { return stopping_ || count_ > 0; });
         if (stopping_) return;  // queued tasks are dropped by stop()
-        task = std::move(tasks_.front());
-        tasks_.pop_front();
+        task = std::move(ring_[head_]);
+        head_ = (head_ + 1) % ring_.size();
+        --count_;
       }
       task(*backends_[index], scratch);
     }
@@ -95,7 +174,19 @@ class WorkerPool {
   std::vector<std::thread> threads_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<Task> tasks_;
+  // Queued tasks: a ring of ring_.size() slots from head_, count_ in use. It grows (doubling) when full and keeps
+  // its size, so in the steady state queuing allocates nothing.
+  bool grow() noexcept {
+    std::vector<Task> bigger;
+    if (!try_allocate([&] { bigger.resize(ring_.empty() ? 16 : 2 * ring_.size()); })) return false;
+    for (size_t i = 0; i < count_; ++i) bigger[i] = std::move(ring_[(head_ + i) % ring_.size()]);
+    ring_.swap(bigger);
+    head_ = 0;
+    return true;
+  }
+
+  std::vector<Task> ring_;
+  size_t head_ = 0, count_ = 0;
   bool stopping_ = false;
 };
 

@@ -37,6 +37,13 @@ inline Result<FrameView> parse_frame(const uint8_t* buf, size_t n, const ParserL
   return FrameView{*h, buf + kHeaderSize, h->payload_size, size};
 }
 
+// A buffer a FrameParser reads payloads into: payload_size bytes, then the 4-byte trailer. Handed out with the
+// frame it holds (FrameParser::take_frame_buffer), so a server decodes from the bytes the parser received.
+struct FrameBuffer {
+  std::unique_ptr<uint8_t[]> data;
+  size_t capacity = 0;
+};
+
 // Incremental reader for stream transports. feed() takes any chunking (zero-length too), copies what it
 // consumes, checks the header as soon as its 48 bytes are in, and stops right after a complete frame.
 // Memory: one buffer of at most max_payload_size + 4 bytes, reused across frames. It grows as payload bytes
@@ -104,6 +111,18 @@ class FrameParser {
   const Error& error() const noexcept { return error_; }
   size_t buffer_capacity() const noexcept { return capacity_; }
   const ParserLimits& limits() const noexcept { return limits_; }
+
+  // While has_frame(): hands the completed frame's buffer to the caller (frame().payload points into it, at its
+  // start) and takes `spare` (empty, or a buffer an earlier call handed out, now free) for the next frames. The
+  // frame is consumed: has_frame() is false afterwards. Without a frame, returns `spare` back and changes nothing.
+  FrameBuffer take_frame_buffer(FrameBuffer spare = {}) noexcept {
+    if (state_ != State::complete) return spare;
+    FrameBuffer out{std::move(buffer_), capacity_};
+    buffer_ = std::move(spare.data);
+    capacity_ = buffer_ ? spare.capacity : 0;
+    start_next_frame();
+    return out;
+  }
 
   // Back to the start of a frame (e.g. for a new connection). Keeps the buffer for reuse.
   void reset() noexcept {
