@@ -14,6 +14,7 @@
 #include <slimcodec/layers/paper.hpp>
 #include <slimcodec/model/encoder.hpp>
 #include <slimcodec/server/tcp_service.hpp>
+#include <slimcodec/weights/entropy_tables.hpp>
 #include <slimcodec/weights/safetensors.hpp>
 #ifndef SLIMCODEC_DEMO_NO_IMAGES
 #include <slimcodec/io/image.hpp>
@@ -75,6 +76,12 @@ options:
   --accuracy FILE         accuracy table JSON (default docs/accuracy-centernet-256-cpu.json, measured for the
                           published weights; docs/accuracy-paper.json is the paper's Table I, for reference)
   --weights FILE          encoder weights (default the published training/weights/slimcodec-centernet-256-cpu)
+  --codec 0|1             0: bit-packed frames (default); 1: entropy-coded frames (rANS, docs/entropy.md) with the
+                          tables of --entropy-tables, else the ones beside the weights (W.entropy.safetensors); a
+                          frame whose b has no table, or that codes no smaller, goes as codec 0. The in-process
+                          decode service gets the same tables (a --service must be started with them)
+  --entropy-tables FILE   codec-1 tables (entropy.b{b}, entropy.table_id; slimcodec-fit-entropy-tables); implies
+                          --codec 1
   --device-slowdown X     emulated device: encode costs X times the measured CPU time (default: chosen so that
                           s=1 costs the paper's Raspberry Pi 4 time, 66 ms per member)
   --encoder-ms A,B,C,D    simulation: use these encode times for s=1..4 instead of the calibrated ones (e.g. the
@@ -119,6 +126,9 @@ struct Options {
   double interval_ms = 0;
   std::string accuracy = kSource + "/docs/accuracy-centernet-256-cpu.json";
   std::string weights = kSource + "/training/weights/slimcodec-centernet-256-cpu.safetensors";
+  int codec = -1;              // 0: bit-packed, 1: entropy-coded with the tables below; -1: not given (0, or 1
+                               // with --entropy-tables)
+  std::string entropy_tables;  // empty with codec 1: the file beside the weights
   double slowdown = 0;  // 0: automatic
   std::vector<double> encoder_ms;  // given: used instead of the calibrated times in the simulation
   std::string residuals;           // frames.csv of an earlier run: its model residuals feed --sweep / --sim-only
@@ -525,7 +535,7 @@ void sweep(const Options& o, const LinkTrace& trace, const OperatingPointTable& 
 // The columns of frames.csv, written by write_frames_csv and read back by name by read_residuals.
 constexpr const char* kFramesCsvHeader =
     "deadline_ms,frame,start_s,send_s,link_Bps,estimate_Bps,s,b,bytes,encode_ms,server_ms,rtt_ms,predicted_ms,"
-    "model_rtt_ms,deadline_met,accuracy,status";
+    "model_rtt_ms,deadline_met,accuracy,status,codec";
 
 std::vector<std::string> split_csv_line(const std::string& line) {
   std::vector<std::string> f;
@@ -535,6 +545,14 @@ std::vector<std::string> split_csv_line(const std::string& line) {
     f.push_back(line.substr(a, b - a));
   }
   return f;
+}
+
+// The codec-1 tables published beside a weights file: W.safetensors -> W.entropy.safetensors.
+std::string entropy_tables_beside(const std::string& weights) {
+  const std::string ext = ".safetensors";
+  const bool has_ext =
+      weights.size() > ext.size() && weights.compare(weights.size() - ext.size(), ext.size(), ext) == 0;
+  return (has_ext ? weights.substr(0, weights.size() - ext.size()) : weights) + ".entropy.safetensors";
 }
 
 // Reads the options into o. Returns an exit status when the program should stop here (--help, a usage error).
@@ -576,6 +594,12 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
       o.accuracy = value();
     } else if (arg == "--weights") {
       o.weights = value();
+    } else if (arg == "--codec") {
+      const std::string v = value();
+      if (v != "0" && v != "1") return usage_error("--codec takes 0 (bit-packed) or 1 (entropy-coded)");
+      o.codec = v == "1";
+    } else if (arg == "--entropy-tables") {
+      o.entropy_tables = value();
     } else if (arg == "--device-slowdown") {
       number(o.slowdown, 1, 1e4);
     } else if (arg == "--encoder-ms") {
@@ -634,6 +658,9 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
       return usage_error("unknown option " + arg);
     }
   }
+  if (o.codec == 0 && !o.entropy_tables.empty()) return usage_error("--entropy-tables is for --codec 1");
+  if (o.codec < 0) o.codec = o.entropy_tables.empty() ? 0 : 1;
+  if (o.codec == 1 && o.entropy_tables.empty()) o.entropy_tables = entropy_tables_beside(o.weights);
   if (o.tc_link && !o.service_host.empty())
     return usage_error("--link tc runs the decode service in its own network namespace: not with --service");
   return std::nullopt;
@@ -690,6 +717,50 @@ Result<PaperEncoder> create_encoder(const Options& o) {
   return enc;
 }
 
+// --codec 1: the entropy tables (shared with the in-process decode service); null for codec 0. False after printing
+// why they cannot be used.
+using SharedTables = std::shared_ptr<const entropy::TableSet>;
+bool load_tables(const Options& o, SharedTables& out) {
+  if (o.codec != 1) {
+    std::printf("  codec 0: bit-packed frames\n");
+    return true;
+  }
+  std::string why;
+  auto file = weights::SafeTensorsFile::open(o.entropy_tables, &why);
+  if (!file) return std::fprintf(stderr, "entropy tables %s: %s\n", o.entropy_tables.c_str(), why.c_str()), false;
+  auto tables = weights::load_entropy_tables(*file);
+  if (!tables)
+    return std::fprintf(stderr, "entropy tables %s: %s\n", o.entropy_tables.c_str(), tables.error().what()), false;
+  out = std::make_shared<const entropy::TableSet>(std::move(*tables));
+  std::printf("  codec 1: entropy-coded frames, tables %s (id %u, hash 0x%08X, b", o.entropy_tables.c_str(),
+              unsigned(out->id()), unsigned(out->hash()));
+  for (unsigned b = 1; b <= kMaxBits; ++b)
+    if (out->has(b)) std::printf(" %u", b);
+  std::printf("; other b and frames that code no smaller go as codec 0)\n");
+  return true;
+}
+
+// Codec 1: the expected frame bytes of every enabled (s, b) start from the mean coded size of the demo's own images
+// (as the encode times start from a calibration), not from the bit-packed size; the device loop then follows the
+// sizes it sends. Runs the encoder without the emulated slowdown (sizes do not depend on it).
+void calibrate_coded_bytes(EmulatedDevice& device, FrameEncoder<EmulatedDevice>& probe, double slowdown,
+                           const std::vector<std::vector<float>>& inputs, OperatingPointTable& base) {
+  device.set_slowdown(1);
+  std::printf("\n  codec-1 frame bytes, mean over the %zu images (bit-packed in brackets):\n", inputs.size());
+  for (unsigned s = 1; s <= kMaxMembers; ++s) {
+    std::printf("   ");
+    for (unsigned b = 1; b <= kMaxBits; ++b) {
+      if (!base.at(s, b).enabled) continue;
+      const double packed = base.at(s, b).bytes;
+      for (const auto& x : inputs)
+        if (auto f = probe.encode(x.data(), s, b, 0, 0)) base.observe_bytes(s, b, double(f->size));
+      std::printf("  s=%u b=%u %.0f (%.0f)", s, b, base.at(s, b).bytes, packed);
+    }
+    std::printf("\n");
+  }
+  device.set_slowdown(slowdown);
+}
+
 // Emulated device: measures the real CPU time of s=1, sets the slowdown (the paper's Raspberry Pi 4 unless
 // --device-slowdown), then calibrates encode + quantize + frame for every s into `base`. Returns the slowdown.
 Result<double> emulate_device(const Options& o, EmulatedDevice& device, FrameEncoder<EmulatedDevice>& probe,
@@ -697,7 +768,7 @@ Result<double> emulate_device(const Options& o, EmulatedDevice& device, FrameEnc
                               std::array<double, kMaxMembers>& calibrated) {
   std::vector<double> cpu;
   for (int i = 0; i < 8; ++i) {
-    if (auto f = probe.encode(inputs[0].data(), 1, kMaxMembers, 0, 0); !f) {
+    if (auto f = probe.encode(inputs[0].data(), 1, 4 /* b */, 0, 0); !f) {
       std::fprintf(stderr, "encode: %s\n", f.error().what());
       return f.error();
     }
@@ -797,7 +868,8 @@ struct TraceControl {
 
 // The decode service in this process (the emulated server pads the backend's time), inside tc's network namespace
 // when there is one, started. Null after printing why not.
-std::unique_ptr<server::TcpService> start_decode_service(const Options& o, asio::io_context& io, emulation::TcLink* tc) {
+std::unique_ptr<server::TcpService> start_decode_service(const Options& o, asio::io_context& io, emulation::TcLink* tc,
+                                                         const SharedTables& tables) {
   server::register_builtin_backends();  // "identity" and "native", which the emulated server wraps
   server::BackendRegistry::global().add("emulated-server", make_padded_backend);
   server::ServiceOptions so;
@@ -810,6 +882,7 @@ std::unique_ptr<server::TcpService> start_decode_service(const Options& o, asio:
                                         ? o.weights
                                         : kSource + "/tests/data/reconstructor_weights.safetensors";
   }
+  so.entropy_tables = tables;  // codec 1: the device's tables
   if (tc) so.bind_address = tc->service_address();
   Result<std::unique_ptr<server::TcpService>> s = Error{Errc::invalid_argument, "not created"};
   auto create = [&] { s = server::TcpService::create(io, so); };
@@ -830,9 +903,10 @@ std::unique_ptr<server::TcpService> start_decode_service(const Options& o, asio:
 // Two warm-up frames teach the table the server's time; every deadline run then starts from that table with a
 // fresh controller and bandwidth estimator (as the simulator does).
 bool warm_up(EmulatedDevice& device, TcpTransport& link, const std::vector<std::vector<float>>& inputs,
-             OperatingPointTable& base, std::vector<double>& server_samples) {
+             const entropy::TableSet* tables, OperatingPointTable& base, std::vector<double>& server_samples) {
   OperatingPointTable warm = base;
   DeviceLoop<EmulatedDevice> loop(device, link, warm, DeviceLoopOptions{});
+  loop.frames().set_entropy_tables(tables);
   for (int i = 0; i < 2; ++i) {
     auto r = loop.process(inputs[0].data());
     if (!r) {
@@ -847,10 +921,17 @@ bool warm_up(EmulatedDevice& device, TcpTransport& link, const std::vector<std::
   return true;
 }
 
+// "codec 0", or "codec 1 on N of K frames" (the others went as codec 0: no table for their b, or not smaller).
+std::string codec_summary(const Options& o, size_t coded, size_t frames) {
+  if (o.codec != 1) return "codec 0 (bit-packed)";
+  return "codec 1 (entropy-coded) on " + std::to_string(coded) + " of " + std::to_string(frames) + " frames";
+}
+
 // One deadline in real time: a fresh table, controller and estimator; the trace restarted; a frame every interval
 // over the segment, each printed unless --quiet, then a summary line. Appends to `out`.
 bool run_deadline(const Options& o, double deadline, const LinkTrace& segment, const TraceControl& trace,
-                  EmulatedDevice& device, TcpTransport& link, const OperatingPointTable& base,
+                  EmulatedDevice& device, TcpTransport& link, const entropy::TableSet* tables,
+                  const OperatingPointTable& base,
                   const std::vector<std::vector<float>>& inputs, const std::array<double, kMaxMembers>& calibrated,
                   RealTimeResults& out) {
   OperatingPointTable table = base;
@@ -859,6 +940,7 @@ bool run_deadline(const Options& o, double deadline, const LinkTrace& segment, c
   lo.bandwidth = bandwidth_options(o);
   lo.prior_bytes_per_s = o.prior;
   DeviceLoop<EmulatedDevice> loop(device, link, table, lo);
+  loop.frames().set_entropy_tables(tables);  // null: codec 0
   std::printf("\n=== deadline %g ms: %.0f s of trace, one frame every %g ms ===\n", deadline, segment.duration_s(),
               frame_interval(o, deadline));
   trace.restart();
@@ -878,27 +960,37 @@ bool run_deadline(const Options& o, double deadline, const LinkTrace& segment, c
     out.frames.push_back(f);
     out.server_samples.push_back(r->server_ms);
     if (!o.quiet)
-      std::printf("[%3g] #%3zu t=%5.1fs link %5.1f kB/s est %5.1f -> s=%u b=%u %5.1f kB  enc %5.1f srv %5.1f  "
+      std::printf("[%3g] #%3zu t=%5.1fs link %5.1f kB/s est %5.1f -> s=%u b=%u %5.1f kB%s  enc %5.1f srv %5.1f  "
                   "RTT %6.1f (pred %5.1f, model %5.1f) %s\n",
                   deadline, k + 1, r->start_ms / 1000, f.link_rate / 1e3, r->estimate_bytes_per_s / 1e3, r->s, r->b,
-                  double(r->bytes) / 1e3, r->encode_ms, r->server_ms, r->rtt_ms, r->predicted_ms, f.model_rtt,
-                  r->deadline_met ? "hit" : "MISS");
+                  double(r->bytes) / 1e3, o.codec == 1 ? (r->codec == wire::Codec::rans ? " c1" : " c0") : "",
+                  r->encode_ms, r->server_ms, r->rtt_ms, r->predicted_ms, f.model_rtt, r->deadline_met ? "hit" : "MISS");
     next = std::max(r->start_ms + frame_interval(o, deadline), loop.now_ms());
     ++k;
   }
-  size_t hits = 0;
+  size_t hits = 0, coded = 0;
   double acc = 0, bytes = 0;
   for (const RealFrame& f : out.frames)
-    if (f.deadline_ms == deadline) hits += f.r.deadline_met, acc += f.r.accuracy, bytes += double(f.r.bytes);
+    if (f.deadline_ms == deadline)
+      hits += f.r.deadline_met, acc += f.r.accuracy, bytes += double(f.r.bytes),
+      coded += f.r.codec == wire::Codec::rans;
   std::printf("--- deadline %g ms (real time): %zu frames, %.1f %% within the deadline, mean expected accuracy "
-              "%.2f, mean %.1f kB/frame\n", deadline, k, 100.0 * double(hits) / double(k), acc / double(k),
-              bytes / double(k) / 1e3);
+              "%.2f, mean %.1f kB/frame, %s\n", deadline, k, 100.0 * double(hits) / double(k), acc / double(k),
+              bytes / double(k) / 1e3, codec_summary(o, coded, k).c_str());
+  // A reply with an error status (e.g. entropy_table_mismatch from a --service without the tables) is a miss too;
+  // say so, since it is not a link or timing problem.
+  size_t failed = 0;
+  const char* first = nullptr;
+  for (const RealFrame& f : out.frames)
+    if (f.deadline_ms == deadline && f.r.status != Errc::ok && f.r.status != Errc::timed_out)
+      ++failed, first = first ? first : message(f.r.status);
+  if (failed) std::printf("    %zu frames answered with an error status (first: %s)\n", failed, first);
   return true;
 }
 
 // The real-time runs: the decode service (here, or the one at --service), the link in front of it (the in-process
 // shaper, or the kernel's tc in a network namespace), warm-up, then one run per deadline. Returns an exit status.
-int run_real_time(const Options& o, const LinkTrace& segment, EmulatedDevice& device,
+int run_real_time(const Options& o, const LinkTrace& segment, EmulatedDevice& device, const SharedTables& tables,
                   const std::vector<std::vector<float>>& inputs, const std::array<double, kMaxMembers>& calibrated,
                   OperatingPointTable& base, RealTimeResults& out) {
   asio::io_context service_io, shaper_io;
@@ -912,7 +1004,7 @@ int run_real_time(const Options& o, const LinkTrace& segment, EmulatedDevice& de
     tc = std::move(*created);
   }
   if (o.service_host.empty()) {
-    service = start_decode_service(o, service_io, tc.get());
+    service = start_decode_service(o, service_io, tc.get(), tables);
     if (!service) return 1;
     upstream_host = tc ? tc->service_address() : "127.0.0.1";
     upstream_port = service->port();
@@ -951,9 +1043,9 @@ int run_real_time(const Options& o, const LinkTrace& segment, EmulatedDevice& de
   else
     std::printf("  decode service on port %u behind the link shaper on port %u\n", upstream_port, shaper->port());
 
-  bool ok = warm_up(device, link, inputs, base, out.server_samples);
+  bool ok = warm_up(device, link, inputs, tables.get(), base, out.server_samples);
   for (size_t i = 0; ok && i < o.deadlines.size(); ++i)
-    ok = run_deadline(o, o.deadlines[i], segment, trace, device, link, base, inputs, calibrated, out);
+    ok = run_deadline(o, o.deadlines[i], segment, trace, device, link, tables.get(), base, inputs, calibrated, out);
   if (!ok) {
     stop_threads();
     return 1;
@@ -985,10 +1077,10 @@ SimCosts simulation_costs(const Options& o, const std::array<double, kMaxMembers
 void write_frames_csv(FILE* f, const std::vector<RealFrame>& real) {
   std::fprintf(f, "%s\n", kFramesCsvHeader);
   for (const RealFrame& x : real)
-    std::fprintf(f, "%g,%u,%.4f,%.4f,%.0f,%.0f,%u,%u,%zu,%.3f,%.3f,%.3f,%.3f,%.3f,%d,%.2f,%s\n", x.deadline_ms,
+    std::fprintf(f, "%g,%u,%.4f,%.4f,%.0f,%.0f,%u,%u,%zu,%.3f,%.3f,%.3f,%.3f,%.3f,%d,%.2f,%s,%d\n", x.deadline_ms,
                  x.r.frame_id, x.r.start_ms / 1000, x.r.send_ms / 1000, x.link_rate, x.r.estimate_bytes_per_s, x.r.s,
                  x.r.b, x.r.bytes, x.r.encode_ms, x.r.server_ms, x.r.rtt_ms, x.r.predicted_ms, x.model_rtt,
-                 int(x.r.deadline_met), x.r.accuracy, message(x.r.status));
+                 int(x.r.deadline_met), x.r.accuracy, message(x.r.status), int(x.r.codec));
 }
 
 void write_trace_csv(FILE* f, const LinkTrace& segment) {
@@ -1011,6 +1103,11 @@ void write_summary_header(FILE* md, const Options& o, const Scenario& sc, double
                costs.server_ms, o.margin, o.quantile, o.headroom, o.tau_ms,
                o.follow_latest ? "median of 3 and latest" : o.follow_recent ? "median of 3" : "off", o.deviation_weight,
                o.overshoot_gain, o.overshoot_decay);
+  if (o.codec == 1)
+    std::fprintf(md, "Frames: codec 1 (entropy-coded, tables %s; codec 0 where a b has no table or codes no smaller); "
+                     "bytes per (s, b) start from the mean coded size of the demo's images.\n", o.entropy_tables.c_str());
+  else
+    std::fprintf(md, "Frames: codec 0 (bit-packed).\n");
   if (!real.empty()) {
     std::vector<double> abs_err;
     for (const RealFrame& f : real)
@@ -1075,13 +1172,18 @@ int main(int argc, char** argv) {
   if (!enc) return std::fprintf(stderr, "encoder: %s\n", enc.error().what()), 1;
   const std::vector<std::vector<float>> inputs = load_inputs(o);
 
+  SharedTables tables;
+  if (!load_tables(o, tables)) return 1;
+
   EmulatedDevice device(*enc, 1);
   FrameEncoder<EmulatedDevice> probe(device);
+  probe.set_entropy_tables(tables.get());  // codec 1: the calibration times the entropy coder too
   OperatingPointTable base(size_t(layers::paper::kLatent.size()));
   apply_accuracy_table(sc->accuracy, base);
   std::array<double, kMaxMembers> calibrated{};
   const auto slowdown = emulate_device(o, device, probe, inputs, base, calibrated);
   if (!slowdown) return 1;
+  if (tables) calibrate_coded_bytes(device, probe, *slowdown, inputs, base);
   describe_server(o);
   if (!create_out_dir(o.out)) return 1;
   use_given_encoder_ms(o, calibrated, base);
@@ -1101,7 +1203,8 @@ int main(int argc, char** argv) {
 
   RealTimeResults real;
   if (!o.sim_only) {
-    if (int status = run_real_time(o, sc->segment, device, inputs, calibrated, base, real); status != 0) return status;
+    if (int status = run_real_time(o, sc->segment, device, tables, inputs, calibrated, base, real); status != 0)
+      return status;
   }
 
   const SimCosts costs = simulation_costs(o, calibrated, real, replayed, base);

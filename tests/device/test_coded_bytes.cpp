@@ -68,6 +68,7 @@ TEST_CASE("frame encoder: codec 1 with tables, sizes fed to the table") {
   auto raw = frames.encode(&input, 4, 4, 1, 0);
   REQUIRE(raw.ok());
   REQUIRE(raw->data[wire::offset::kCodec] == 0);
+  REQUIRE(raw->codec == wire::Codec::raw_bitpack);
   // Tables fitted to this latent's codes at b = 4 (bounds from s = 4, as the frame encoder uses).
   const quant::QuantParams qp = quant::make_params(4, quant::bounds_from_ensemble(4));
   std::vector<uint64_t> counts(2 * 16, 0);
@@ -83,6 +84,7 @@ TEST_CASE("frame encoder: codec 1 with tables, sizes fed to the table") {
   auto coded = frames.encode(&input, 4, 4, 2, 0);
   REQUIRE(coded.ok());
   REQUIRE(coded->data[wire::offset::kCodec] == 1);
+  REQUIRE(coded->codec == wire::Codec::rans);  // what FrameRecord::codec reports in the device loop
   REQUIRE(coded->size < raw->size);
   OperatingPointTable table(2 * 16 * 16);
   table.observe_bytes(4, 4, double(coded->size));
@@ -91,4 +93,5 @@ TEST_CASE("frame encoder: codec 1 with tables, sizes fed to the table") {
   auto other = frames.encode(&input, 4, 2, 3, 0);
   REQUIRE(other.ok());
   REQUIRE(other->data[wire::offset::kCodec] == 0);
+  REQUIRE(other->codec == wire::Codec::raw_bitpack);
 }
