@@ -218,7 +218,7 @@ class PaddedBackend final : public server::DecoderBackend {
   std::string_view name() const override { return "emulated-server"; }
 
  protected:
-  Result<server::FeatureMap> run(const float* features, server::TensorShape shape) override {
+  Result<server::FeatureMap> run(const float* features, Shape shape) override {
     const auto start = Clock::now();
     auto out = inner_->decode(features, shape);
     if (!out) return out.error();

@@ -171,6 +171,7 @@ int main(int argc, char** argv) {
   using namespace slimcodec;
   server::register_builtin_backends();  // identity, native (server/builtin.hpp)
 #ifdef SLIMCODEC_HAVE_LIBTORCH
+  server::register_libtorch_backend();     // libtorch (server/libtorch.hpp)
   server::register_detection_backends();  // detect-native, detect-torchscript (server/detection.hpp)
 #endif
   server::ServiceOptions options;

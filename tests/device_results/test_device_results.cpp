@@ -33,7 +33,7 @@ class FixedDetector final : public server::DecoderBackend {
   server::Detections detections() const override { return {dets_, 2}; }
 
  protected:
-  Result<server::FeatureMap> run(const float* in, server::TensorShape shape) override {
+  Result<server::FeatureMap> run(const float* in, Shape shape) override {
     out_.assign(in, in + shape.size());
     dets_[0] = {3, 0.75f, 10.f, 20.f, 110.f, 220.f};
     dets_[1] = {0, 0.5f, -4.f, 0.f, 4.f, 8.f};

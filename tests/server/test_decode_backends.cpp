@@ -46,7 +46,7 @@ TEST_CASE("registry creates backends by name and rejects unknown names") {
   const std::vector<float> x = {1.f, -2.f, 3.5f, 0.f, 7.f, 8.f};
   auto out = (*identity)->decode(x.data(), {1, 2, 3});
   REQUIRE(out);
-  REQUIRE(out->features.shape == server::TensorShape{1, 2, 3});
+  REQUIRE(out->features.shape == Shape{1, 2, 3});
   REQUIRE(std::equal(x.begin(), x.end(), out->features.data));
   REQUIRE((*identity)->decode(nullptr, {1, 2, 3}).code() == Errc::invalid_argument);
 }
@@ -58,15 +58,15 @@ TEST_CASE("a callback backend is one line to register and reports its results an
     if (!gain) return Result<std::unique_ptr<server::DecoderBackend>>(gain.error());
     const float g = float(gain->value_or(1));
     return Result<std::unique_ptr<server::DecoderBackend>>(std::make_unique<server::CallbackBackend>(
-        "test-double", [g](const float* in, server::TensorShape s, std::vector<float>& out,
-                           server::TensorShape& out_shape) -> Result<void> {
-          if (s.channels != 2) return Error{Errc::backend_failed, "wants 2 channels"};
+        "test-double", [g](const float* in, Shape s, std::vector<float>& out,
+                           Shape& out_shape) -> Result<void> {
+          if (s.c != 2) return Error{Errc::backend_failed, "wants 2 channels"};
           out.resize(s.size() * 4);  // 2x upsampling, nearest
-          out_shape = {s.channels, s.height * 2, s.width * 2};
-          for (size_t c = 0; c < s.channels; ++c)
-            for (size_t y = 0; y < 2 * s.height; ++y)
-              for (size_t x = 0; x < 2 * s.width; ++x)
-                out[(c * 2 * s.height + y) * 2 * s.width + x] = g * in[(c * s.height + y / 2) * s.width + x / 2];
+          out_shape = {s.c, s.h * 2, s.w * 2};
+          for (int64_t c = 0; c < s.c; ++c)
+            for (int64_t y = 0; y < 2 * s.h; ++y)
+              for (int64_t x = 0; x < 2 * s.w; ++x)
+                out[(c * 2 * s.h + y) * 2 * s.w + x] = g * in[(c * s.h + y / 2) * s.w + x / 2];
           return {};
         }));
   });
@@ -79,12 +79,25 @@ TEST_CASE("a callback backend is one line to register and reports its results an
   const std::vector<float> x = {1, 2, 3, 4, 5, 6, 7, 8};
   auto out = (*backend)->decode(x.data(), {2, 2, 2});
   REQUIRE(out);
-  REQUIRE(out->features.shape == server::TensorShape{2, 4, 4});
+  REQUIRE(out->features.shape == Shape{2, 4, 4});
   REQUIRE(out->features.data[0] == 2.f);
   REQUIRE(out->features.data[3] == 4.f);
   REQUIRE(out->features.data[16] == 10.f);
   auto bad = (*backend)->decode(x.data(), {1, 2, 4});
   REQUIRE(bad.code() == Errc::backend_failed);
+}
+
+TEST_CASE("a callback's output shape must be positive and covered by its output") {
+  // (-2) x (-2) x 1 has a positive size (4) that four floats would cover: still not a shape.
+  for (const Shape claimed : {Shape{-2, -2, 1}, Shape{0, 4, 1}, Shape{1, 2, 3}}) {
+    server::CallbackBackend backend("claims", [claimed](const float*, Shape, std::vector<float>& out, Shape& out_shape) {
+      out.assign(4, 1.f);
+      out_shape = claimed;
+      return Result<void>{};
+    });
+    const float x[4] = {};
+    REQUIRE(backend.decode(x, {1, 2, 2}).code() == Errc::backend_failed);
+  }
 }
 
 TEST_CASE("reply records round-trip and reject corruption") {
@@ -136,9 +149,9 @@ TEST_CASE("native backend reconstructs like the PyTorch reference, from a safete
   for (int repeat = 0; repeat < 2; ++repeat) {  // the second call reuses the network built by the first
     auto out = (*backend)->decode(*input, {6, 12, 12});
     REQUIRE(out);
-    REQUIRE(out->features.shape == server::TensorShape{24, 24, 24});
+    REQUIRE(out->features.shape == Shape{24, 24, 24});
     float max_ref = 0, max_err = 0;
-    for (size_t i = 0; i < out->features.shape.size(); ++i) {
+    for (int64_t i = 0; i < out->features.shape.size(); ++i) {
       max_ref = std::max(max_ref, std::fabs((*expected)[i]));
       max_err = std::max(max_err, std::fabs(out->features.data[i] - (*expected)[i]));
     }
@@ -153,7 +166,7 @@ TEST_CASE("native backend reconstructs like the PyTorch reference, from a safete
   std::vector<float> other(6 * 8 * 10, 0.25f);
   auto resized = (*backend)->decode(other.data(), {6, 8, 10});
   REQUIRE(resized);
-  REQUIRE(resized->features.shape == server::TensorShape{24, 16, 20});
+  REQUIRE(resized->features.shape == Shape{24, 16, 20});
   REQUIRE((*backend)->decode(other.data(), {5, 8, 12}).code() == Errc::shape_out_of_range);
 }
 
@@ -228,7 +241,7 @@ TEST_CASE("native backend: bounds near the float limit give a result, not undefi
   x[9] = std::numeric_limits<float>::infinity();
   auto out = (*backend)->decode(x.data(), {6, 8, 8});
   REQUIRE(out);
-  REQUIRE(out->features.shape == server::TensorShape{24, 16, 16});
+  REQUIRE(out->features.shape == Shape{24, 16, 16});
 }
 
 TEST_CASE("native backend is built at its trained or configured size: the first frame neither rebuilds nor copies") {
@@ -262,7 +275,7 @@ TEST_CASE("native backend is built at its trained or configured size: the first 
     std::vector<float> x(6 * 64 * 64, 0.1f);
     auto out = (*backend)->decode(x.data(), {6, 64, 64});
     REQUIRE(out);
-    REQUIRE(out->features.shape == server::TensorShape{24, 128, 128});
+    REQUIRE(out->features.shape == Shape{24, 128, 128});
     REQUIRE(native->rebuilds() == 0);
   }
   SECTION("random weights: the paper's 96 x 96") {

@@ -178,8 +178,8 @@ TEST_CASE("misbehaving clients are dropped alone while good clients carry on") {
 TEST_CASE("shutdown answers every frame already received, then closes") {
   server::BackendRegistry::global().add("slow-identity", [](const server::BackendOptions&) {
     return Result<std::unique_ptr<server::DecoderBackend>>(std::make_unique<server::CallbackBackend>(
-        "slow-identity", [](const float* in, server::TensorShape shape, std::vector<float>& out,
-                            server::TensorShape& out_shape) {
+        "slow-identity", [](const float* in, Shape shape, std::vector<float>& out,
+                            Shape& out_shape) {
           std::this_thread::sleep_for(std::chrono::milliseconds(30));
           out.assign(in, in + shape.size());
           out_shape = shape;

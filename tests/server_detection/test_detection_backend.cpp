@@ -38,7 +38,7 @@ TEST_CASE("detection backends: native reconstructor + LibTorch tail agrees with 
 
   std::mt19937 rng(12);
   std::normal_distribution<float> normal(0.f, 1.f);
-  const server::TensorShape shape{6, kSide, kSide};
+  const Shape shape{6, kSide, kSide};
   std::vector<float> z(shape.size());
   for (auto& v : z) v = normal(rng);
 
@@ -49,13 +49,13 @@ TEST_CASE("detection backends: native reconstructor + LibTorch tail agrees with 
   auto b = (*script)->decode(z.data(), shape);
   REQUIRE(b);
   const server::Detections det_b = (*script)->detections();
-  const server::TensorShape out{84, 2 * kSide, 2 * kSide};
+  const Shape out{84, 2 * kSide, 2 * kSide};
   REQUIRE(a->features.shape == out);
   REQUIRE(b->features.shape == out);
 
   // Maps: heatmaps are probabilities; box extents are pixels of a 512 input. The native reconstructor differs from
   // PyTorch's by float rounding (parity tests: 1e-4 of the scale), which the tail carries on.
-  const size_t plane = out.height * out.width;
+  const size_t plane = size_t(out.plane());
   float heat = 0, ext = 0, ext_scale = 0;
   for (size_t i = 0; i < maps_a.size(); ++i) {
     const float d = std::fabs(maps_a[i] - b->features.data[i]);
@@ -73,7 +73,7 @@ TEST_CASE("detection backends: native reconstructor + LibTorch tail agrees with 
   // Each backend's detections are the decoding of its own maps.
   server::CenterNetDecoder decoder;
   std::vector<server::Detection> want(server::kMaxDetections);
-  auto n = decoder.decode(b->features.data, 84, out.height, out.width, server::CenterNetParams{}, want.data(), want.size());
+  auto n = decoder.decode(b->features.data, 84, size_t(out.h), size_t(out.w), server::CenterNetParams{}, want.data(), want.size());
   REQUIRE(n);
   REQUIRE(det_b.count == *n);
   for (size_t i = 0; i < *n; ++i) {
@@ -118,10 +118,10 @@ TEST_CASE("detection backends: options and inputs are checked, nothing throws") 
   auto script = registry.create("detect-torchscript", o);
   REQUIRE(script);
   std::vector<float> z(6 * kSide * kSide, 0.5f);
-  auto wrong = (*script)->decode(z.data(), server::TensorShape{3, kSide, 2 * kSide});  // the module wants 6 channels
+  auto wrong = (*script)->decode(z.data(), Shape{3, kSide, 2 * kSide});  // the module wants 6 channels
   REQUIRE(wrong.code() == Errc::backend_failed);
   REQUIRE((*script)->detections().count == 0);
-  auto ok = (*script)->decode(z.data(), server::TensorShape{6, kSide, kSide});
+  auto ok = (*script)->decode(z.data(), Shape{6, kSide, kSide});
   REQUIRE(ok);
   const auto d = (*script)->detections();
   REQUIRE(d.count <= 5);
@@ -129,5 +129,5 @@ TEST_CASE("detection backends: options and inputs are checked, nothing throws") 
 
   auto native = registry.create("detect-native", kNative);
   REQUIRE(native);
-  REQUIRE((*native)->decode(z.data(), server::TensorShape{5, kSide, kSide}).code() == Errc::shape_out_of_range);
+  REQUIRE((*native)->decode(z.data(), Shape{5, kSide, kSide}).code() == Errc::shape_out_of_range);
 }

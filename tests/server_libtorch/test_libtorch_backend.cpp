@@ -1,7 +1,7 @@
 // The LibTorch backend runs the exported TorchScript reconstructor; it must agree with the native backend on
 // the same weights (tolerance: 1e-4 of the output scale, as the parity tests use).
 #include <slimcodec/server/libtorch.hpp>
-#include <slimcodec/server/native.hpp>
+#include <slimcodec/server/builtin.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -21,7 +21,10 @@ float max_abs(const float* x, size_t n) {
 }  // namespace
 
 TEST_CASE("LibTorch and native backends agree on the same weights") {
-  auto& registry = server::BackendRegistry::global();
+  server::BackendRegistry registry;
+  server::register_builtin_backends(registry);
+  REQUIRE(server::register_libtorch_backend(registry));
+  REQUIRE_FALSE(server::register_libtorch_backend(registry));  // the name is taken
   auto torch_backend = registry.create("libtorch", {{"module", SLIMCODEC_MODELS_DIR "/reconstructor.pt"}, {"threads", "1"}});
   REQUIRE(torch_backend);
   auto native = registry.create("native", {{"weights", SLIMCODEC_TEST_DATA_DIR "/data/reconstructor_weights.safetensors"}});
@@ -29,17 +32,17 @@ TEST_CASE("LibTorch and native backends agree on the same weights") {
 
   std::mt19937 rng(11);
   std::normal_distribution<float> normal(0.f, 1.f);
-  for (const server::TensorShape shape : {server::TensorShape{6, 12, 12}, server::TensorShape{6, 20, 16}}) {
+  for (const Shape shape : {Shape{6, 12, 12}, Shape{6, 20, 16}}) {
     std::vector<float> x(shape.size());
     for (auto& v : x) v = normal(rng);
     auto a = (*torch_backend)->decode(x.data(), shape);
     REQUIRE(a);
     const std::vector<float> torch_out(a->features.data, a->features.data + a->features.shape.size());
-    const server::TensorShape torch_shape = a->features.shape;
+    const Shape torch_shape = a->features.shape;
     auto b = (*native)->decode(x.data(), shape);
     REQUIRE(b);
     REQUIRE(torch_shape == b->features.shape);
-    REQUIRE(torch_shape == server::TensorShape{24, 2 * shape.height, 2 * shape.width});
+    REQUIRE(torch_shape == Shape{24, 2 * shape.h, 2 * shape.w});
     float max_err = 0;
     for (size_t i = 0; i < torch_out.size(); ++i) max_err = std::max(max_err, std::fabs(torch_out[i] - b->features.data[i]));
     const float scale = std::max(1.f, max_abs(torch_out.data(), torch_out.size()));
@@ -49,7 +52,8 @@ TEST_CASE("LibTorch and native backends agree on the same weights") {
 }
 
 TEST_CASE("LibTorch backend errors are typed") {
-  auto& registry = server::BackendRegistry::global();
+  server::BackendRegistry registry;
+  REQUIRE(server::register_libtorch_backend(registry));
   REQUIRE(registry.create("libtorch", {}).code() == Errc::invalid_argument);
   REQUIRE(registry.create("libtorch", {{"module", "/nonexistent.pt"}}).code() == Errc::io_error);
   auto backend = registry.create("libtorch", {{"module", SLIMCODEC_MODELS_DIR "/reconstructor.pt"}});

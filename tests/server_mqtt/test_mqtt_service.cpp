@@ -306,7 +306,7 @@ TEST_CASE("a worker slower than the reply timeout: frames re-published and answe
   server::BackendRegistry::global().add("slow-identity-mqtt", [](const server::BackendOptions&) {
     return Result<std::unique_ptr<server::DecoderBackend>>(std::make_unique<server::CallbackBackend>(
         "slow-identity-mqtt",
-        [](const float* in, server::TensorShape shape, std::vector<float>& out, server::TensorShape& out_shape) {
+        [](const float* in, Shape shape, std::vector<float>& out, Shape& out_shape) {
           std::this_thread::sleep_for(150ms);
           out.assign(in, in + shape.size());
           out_shape = shape;

@@ -102,13 +102,15 @@ TEST_CASE("the exported server side detects in LibTorch what PyTorch detected") 
   REQUIRE(size);
   REQUIRE(decode_frame(frame.data(), *size, z.data(), n));
 
-  auto backend = server::BackendRegistry::global().create("libtorch", {{"module", SLIMCODEC_TRAINED_SERVER_PT}});
+  server::BackendRegistry registry;
+  REQUIRE(server::register_libtorch_backend(registry));
+  auto backend = registry.create("libtorch", {{"module", SLIMCODEC_TRAINED_SERVER_PT}});
   REQUIRE(backend);
-  const server::TensorShape shape{size_t(p.shape.channels), size_t(p.shape.height), size_t(p.shape.width)};
+  const Shape shape = p.shape;
   auto out = (*backend)->decode(z.data(), shape);
   REQUIRE(out);
-  REQUIRE(out->features.shape == server::TensorShape{84, 2 * shape.height, 2 * shape.width});
-  const auto got = decode_centernet(out->features.data, out->features.shape.height, out->features.shape.width, 10);
+  REQUIRE(out->features.shape == Shape{84, 2 * shape.h, 2 * shape.w});
+  const auto got = decode_centernet(out->features.data, out->features.shape.h, out->features.shape.w, 10);
 
   auto want = fixture->tensor_f32("detections_s4_b4", {10, 6});
   REQUIRE(want);

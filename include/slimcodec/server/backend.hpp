@@ -3,6 +3,7 @@
 #pragma once
 
 #include <slimcodec/common/result.hpp>
+#include <slimcodec/common/shape.hpp>
 #include <slimcodec/wire/detection.hpp>
 
 #include <cstddef>
@@ -10,18 +11,10 @@
 
 namespace slimcodec::server {
 
-struct TensorShape {
-  size_t channels = 0, height = 0, width = 0;
-  constexpr size_t size() const { return channels * height * width; }
-  constexpr bool operator==(const TensorShape& o) const {
-    return channels == o.channels && height == o.height && width == o.width;
-  }
-};
-
 // A reconstructed feature map, viewed in the backend's own buffer: valid until that backend's next decode().
 struct FeatureMap {
   const float* data = nullptr;
-  TensorShape shape;
+  Shape shape;
 };
 
 // The task's answer a backend computed from the last decode() (a detector's boxes, in the model input's pixels),
@@ -45,7 +38,7 @@ class DecoderBackend {
   virtual Detections detections() const { return {}; }
 
   // Decodes a CHW float tensor.
-  Result<Decoded> decode(const float* features, TensorShape shape) {
+  Result<Decoded> decode(const float* features, Shape shape) {
     if (features == nullptr || shape.size() == 0) return Errc::invalid_argument;
     Result<FeatureMap> out = run(features, shape);
     if (!out) return out.error();
@@ -53,7 +46,7 @@ class DecoderBackend {
   }
 
  protected:
-  virtual Result<FeatureMap> run(const float* features, TensorShape shape) = 0;
+  virtual Result<FeatureMap> run(const float* features, Shape shape) = 0;
 };
 
 }  // namespace slimcodec::server

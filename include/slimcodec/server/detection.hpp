@@ -47,10 +47,10 @@ class DetectionBackend final : public DecoderBackend {
   const CenterNetParams& params() const { return params_; }
 
  protected:
-  Result<FeatureMap> run(const float* features, TensorShape shape) override {
+  Result<FeatureMap> run(const float* features, Shape shape) override {
     count_ = 0;
     const float* in = features;
-    TensorShape in_shape = shape;
+    Shape in_shape = shape;
     if (reconstructor_) {
       auto tap = reconstructor_->decode(features, shape);
       if (!tap) return tap.error();
@@ -61,16 +61,16 @@ class DetectionBackend final : public DecoderBackend {
       torch::NoGradGuard no_grad;
       // from_blob does not copy; a traced module does not write to its input.
       const torch::Tensor t = torch::from_blob(
-          const_cast<float*>(in), {1, int64_t(in_shape.channels), int64_t(in_shape.height), int64_t(in_shape.width)},
+          const_cast<float*>(in), {1, int64_t(in_shape.c), int64_t(in_shape.h), int64_t(in_shape.w)},
           torch::kFloat32);
       maps_ = module_.forward({t}).toTensor().to(torch::kFloat32).contiguous();
     } catch (const std::exception&) {  // c10::Error, and the interpreter's JITException
       return Error{Errc::backend_failed, "TorchScript tail failed on this input"};
     }
     if (maps_.dim() != 4 || maps_.size(0) != 1) return Error{Errc::backend_failed, "tail output is not 1xCxHxW"};
-    const TensorShape out{size_t(maps_.size(1)), size_t(maps_.size(2)), size_t(maps_.size(3))};
+    const Shape out{int64_t(maps_.size(1)), int64_t(maps_.size(2)), int64_t(maps_.size(3))};
     const float* m = maps_.data_ptr<float>();
-    auto n = decoder_.decode(m, out.channels, out.height, out.width, params_, detections_.data(), detections_.size());
+    auto n = decoder_.decode(m, size_t(out.c), size_t(out.h), size_t(out.w), params_, detections_.data(), detections_.size());
     if (!n) return Error{Errc::backend_failed, "tail output is not CenterNet's 80 heatmaps + 4 box extents"};
     count_ = *n;
     return FeatureMap{m, out};

@@ -36,7 +36,7 @@ inline wire::Reply decode_frame_to_reply(DecoderBackend& backend, const wire::Fr
   reply.frame_id = h.frame_id;
   reply.timestamp_us = h.timestamp_us;
   const auto start = std::chrono::steady_clock::now();
-  const TensorShape shape{h.channels, h.height, h.width};
+  const Shape shape{h.channels, h.height, h.width};
   struct ReleaseLargeScratch {
     std::vector<float>& v;
     ~ReleaseLargeScratch() {
@@ -66,9 +66,9 @@ inline wire::Reply decode_frame_to_reply(DecoderBackend& backend, const wire::Fr
   const auto& f = out->features;
   reply.decode_us = uint32_t(std::chrono::duration_cast<std::chrono::microseconds>(stop - start).count());
   reply.digest = wire::digest_features(f.data, f.shape.size());
-  reply.out_channels = uint16_t(f.shape.channels);
-  reply.out_height = uint16_t(f.shape.height);
-  reply.out_width = uint16_t(f.shape.width);
+  reply.out_channels = uint16_t(f.shape.c);
+  reply.out_height = uint16_t(f.shape.h);
+  reply.out_width = uint16_t(f.shape.w);
   const Detections found = backend.detections();  // the task's result section (empty for most backends)
   reply.detection_count = uint16_t(found.count < wire::kMaxDetections ? found.count : wire::kMaxDetections);
   for (size_t i = 0; i < reply.detection_count; ++i) reply.detections[i] = found.data[i];

@@ -34,17 +34,17 @@ class LibTorchBackend final : public DecoderBackend {
   std::string_view name() const override { return "libtorch"; }
 
  protected:
-  Result<FeatureMap> run(const float* features, TensorShape shape) override {
+  Result<FeatureMap> run(const float* features, Shape shape) override {
     try {
       torch::NoGradGuard no_grad;
       // from_blob does not copy; the module must not write to its input (a traced reconstructor does not).
       const torch::Tensor in = torch::from_blob(const_cast<float*>(features),
-                                                {1, int64_t(shape.channels), int64_t(shape.height), int64_t(shape.width)},
+                                                {1, int64_t(shape.c), int64_t(shape.h), int64_t(shape.w)},
                                                 torch::kFloat32);
       torch::Tensor out = module_.forward({in}).toTensor().contiguous().to(torch::kFloat32);
       if (out.dim() != 4 || out.size(0) != 1) return Error{Errc::backend_failed, "module output is not 1xCxHxW"};
       out_.assign(out.data_ptr<float>(), out.data_ptr<float>() + out.numel());
-      return FeatureMap{out_.data(), TensorShape{size_t(out.size(1)), size_t(out.size(2)), size_t(out.size(3))}};
+      return FeatureMap{out_.data(), Shape{int64_t(out.size(1)), int64_t(out.size(2)), int64_t(out.size(3))}};
     } catch (const std::exception&) {  // c10::Error, and the interpreter's JITException
       return Error{Errc::backend_failed, "TorchScript module failed on this input"};
     }
@@ -56,6 +56,9 @@ class LibTorchBackend final : public DecoderBackend {
   std::vector<float> out_;
 };
 
-inline const bool kLibTorchBackendRegistered = BackendRegistry::global().add("libtorch", LibTorchBackend::create);
+// Adds "libtorch" to `registry`; false when the name was already taken. Explicit, like the built-in backends.
+inline bool register_libtorch_backend(BackendRegistry& registry = BackendRegistry::global()) {
+  return registry.add("libtorch", LibTorchBackend::create);
+}
 
 }  // namespace slimcodec::server

@@ -107,14 +107,14 @@ class NativeBackend final : public DecoderBackend {
   }
 
  protected:
-  Result<FeatureMap> run(const float* features, TensorShape shape) override {
-    if (int(shape.channels) != Spec::kIn) return Error{Errc::shape_out_of_range, "native backend: wrong channel count"};
-    if (shape.height == 0 || shape.width == 0 || shape.height > max_pixels_ / shape.width) {
+  Result<FeatureMap> run(const float* features, Shape shape) override {
+    if (int(shape.c) != Spec::kIn) return Error{Errc::shape_out_of_range, "native backend: wrong channel count"};
+    if (shape.h <= 0 || shape.w <= 0 || size_t(shape.h) > max_pixels_ / size_t(shape.w)) {
       return Error{Errc::shape_out_of_range, "native backend: frame H x W above max_pixels"};
     }
     const layers::Shape in = net_.in_shape();
-    if (size_t(in.h) != shape.height || size_t(in.w) != shape.width) {  // first frame or a new size
-      auto resized = Net::create(int(shape.height), int(shape.width));
+    if (in.h != shape.h || in.w != shape.w) {  // first frame or a new size
+      auto resized = Net::create(int(shape.h), int(shape.w));
       if (!resized) return resized.error();
       resized->weights() = net_.weights();
       net_ = std::move(*resized);
@@ -125,7 +125,7 @@ class NativeBackend final : public DecoderBackend {
       return Error{Errc::out_of_memory, "native backend: cannot allocate the output"};
     }
     net_.run(features, out_.data());
-    return FeatureMap{out_.data(), TensorShape{size_t(out.c), size_t(out.h), size_t(out.w)}};
+    return FeatureMap{out_.data(), Shape{int64_t(out.c), int64_t(out.h), int64_t(out.w)}};
   }
 
  private:
