@@ -22,7 +22,8 @@
 // client is answered.
 //
 // Usage: hostile_clients PATH_TO_SERVICE [--hostile N] [--reps N]
-//   N defaults to 1000 (or $SLIMCODEC_HOSTILE_CONNECTIONS). One report line per repetition.
+//   N defaults to 1000 (400 and 2 repetitions under sanitizers, which check memory safety, not latency or RSS;
+//   or $SLIMCODEC_HOSTILE_CONNECTIONS). One report line per repetition.
 #include <slimcodec/codec.hpp>
 #include <slimcodec/device/tcp_transport.hpp>
 #include <slimcodec/wire/header_codec.hpp>
@@ -78,6 +79,10 @@ constexpr int kSlow = 1;
 // memory, redzones and quarantine (256 MiB of freed blocks held back) are not the service's. There LeakSanitizer
 // checks the service for leaks when it exits.
 constexpr bool kCheckRss = kSlow == 1;
+// Likewise the latency bound: ASan slows the service's frame path several times more than the good clients' tiny
+// frames, and the sanitizer stage is about memory safety, so there the figures are printed, not asserted. For the
+// same reason a whole 16 MiB frame may not get through before the frame deadline there: being cut is an answer too.
+constexpr bool kCheckLatency = kSlow == 1;
 constexpr size_t kBudgetMiB = 256;          // --memory-budget-mb
 constexpr int kIdleTimeoutMs = 2000;        // --idle-timeout-ms
 // --frame-timeout-ms: a whole 16 MiB frame must get through within it while the rest of the load runs (it took up
@@ -380,6 +385,7 @@ bool resolved_ok(const Hostile& h) {
     case Kind::slowloris:
     case Kind::non_reader: return h.closed_by_server;
     case Kind::maximal:
+      if (!kCheckLatency && h.closed_by_server && h.replies.empty()) return true;
       return all([](Errc s) { return s == Errc::overloaded || s == Errc::out_of_memory; });
     case Kind::large:
       return all([](Errc s) { return s == Errc::ok || s == Errc::overloaded || s == Errc::out_of_memory; });
@@ -719,7 +725,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   const char* path = argv[1];
-  int hostile = 1000, reps = 3;
+  // Under sanitizers fewer connections and repetitions keep the stage's time bounded (the service is 3-10x slower).
+  int hostile = kSlow == 1 ? 1000 : 400, reps = kSlow == 1 ? 3 : 2;
   if (const char* e = std::getenv("SLIMCODEC_HOSTILE_CONNECTIONS")) hostile = std::atoi(e);
   for (int i = 2; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--hostile")) hostile = std::atoi(argv[i + 1]);
@@ -765,11 +772,11 @@ int main(int argc, char** argv) {
   // holds for every try.
   for (int rep = 1; rep <= reps && svc.alive(); ++rep) {
     RepFigures f = repetition(svc, rep, hostile, frames);
-    if (!f.latency_ok && svc.alive()) {
+    if (!f.latency_ok && kCheckLatency && svc.alive()) {
       std::printf("rep %d: loaded p99 above the bound; once more\n", rep);
       f = repetition(svc, rep, hostile, frames);
     }
-    check(f.latency_ok, "rep " + std::to_string(rep) + ": loaded p99 " + std::to_string(f.p99_loaded) +
+    check(f.latency_ok || !kCheckLatency, "rep " + std::to_string(rep) + ": loaded p99 " + std::to_string(f.p99_loaded) +
                             " ms above the bound, twice");
     figs.push_back(f);
   }
