@@ -38,6 +38,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <dirent.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -688,6 +689,18 @@ RepFigures repetition(Service& svc, int rep, int hostile, const std::vector<Good
 
 // A service whose descriptors run out: accept() fails with EMFILE while `count` idle clients wait; once they are
 // gone, a new client is answered (issue 15 finding 1).
+// Descriptors a process has open (/proc/PID/fd), or -1.
+int open_descriptors(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/fd", int(pid));
+  DIR* d = ::opendir(path);
+  if (d == nullptr) return -1;
+  int n = 0;
+  while (const dirent* e = ::readdir(d)) n += e->d_name[0] != '.';
+  ::closedir(d);
+  return n;
+}
+
 void emfile_scenario(const char* path, int count, const std::vector<GoodFrame>& frames) {
   Service svc;
   const rlim_t limit = 128;
@@ -696,7 +709,11 @@ void emfile_scenario(const char* path, int count, const std::vector<GoodFrame>& 
   std::vector<int> fds;
   for (int i = 0; i < count; ++i)
     if (const int fd = open_socket(svc.port, false); fd >= 0) fds.push_back(fd);
-  std::this_thread::sleep_for(milliseconds(1500));  // the service accepts what it can, then fails with EMFILE
+  // The service accepts until its descriptors run out, then fails with EMFILE: wait (bounded) until it holds all
+  // it may, however slow the build, then a little longer for the failing accept.
+  const auto until = Clock::now() + milliseconds(20000 * kSlow);
+  while (open_descriptors(svc.pid) < int(limit) - 1 && Clock::now() < until) std::this_thread::sleep_for(milliseconds(20));
+  std::this_thread::sleep_for(milliseconds(500));
   for (int fd : fds) ::close(fd);
   std::this_thread::sleep_for(milliseconds(500));
   GoodResult g;
