@@ -54,6 +54,16 @@ def _heldout_still(name: str, fraction: float) -> bool:
     return (h % 10000) < fraction * 10000
 
 
+def missing_debian_packages() -> List[str]:
+    """The packages of kDebianStills / kDebianVideos none of whose files are installed."""
+    missing = []
+    for table in (kDebianStills, kDebianVideos):
+        for pkg, (d, files) in table.items():
+            if not any(os.path.exists(os.path.join(d, f)) for f in files) and pkg not in missing:
+                missing.append(pkg)
+    return missing
+
+
 def debian_sources() -> Tuple[List[Tuple[str, str]], List[Tuple[str, str]]]:
     """(stills, videos) as (package, path) lists, only the files that are installed."""
     stills = [(pkg, os.path.join(d, f)) for pkg, (d, files) in kDebianStills.items() for f in files
@@ -109,6 +119,10 @@ def prepare_dataset(out_dir: str, folders: Sequence[str] = (), use_debian: bool 
     videos: List[Tuple[str, str]] = []
     if use_debian:
         stills, videos = debian_sources()
+        missing = missing_debian_packages()
+        if missing:  # the published runs' split (docs/training.md) has every package's files
+            log(f"prepare-data: not installed: {' '.join(missing)}; the data set, and its train/held-out split, "
+                f"differ from the published runs' (apt-get install {' '.join(missing)})")
     for folder in folders:
         stills += [("folder", p) for p in folder_images(folder)]
     for pkg, path in stills:
