@@ -22,11 +22,6 @@ namespace slimcodec::server {
 // frame, so one big frame does not hold memory that the service's budget no longer counts.
 inline constexpr size_t kKeepScratchBytes = size_t(16) << 20;
 
-// Bytes of server memory a frame costs while it is decoded: its payload plus the dequantized floats.
-inline uint64_t frame_decode_bytes(const wire::FrameHeader& h) {
-  return uint64_t(h.payload_size) + uint64_t(h.channels) * h.height * h.width * sizeof(float);
-}
-
 // `payload` holds the frame's payload_size bytes (the parser checked its CRC). `tables`: the codec-1 tables, or
 // nullptr when the service has none.
 inline wire::Reply decode_frame_to_reply(DecoderBackend& backend, const wire::FrameHeader& h, const uint8_t* payload,
@@ -43,12 +38,12 @@ inline wire::Reply decode_frame_to_reply(DecoderBackend& backend, const wire::Fr
       if (v.capacity() * sizeof(float) > kKeepScratchBytes) std::vector<float>().swap(v);
     }
   } release{scratch};
-  if (!try_resize(scratch, shape.size())) {
-    reply.status = Errc::out_of_memory;
+  if (payload_size != h.payload_size) {  // checked before allocating for the frame
+    reply.status = Errc::length_mismatch;
     return reply;
   }
-  if (payload_size != h.payload_size) {
-    reply.status = Errc::length_mismatch;
+  if (!try_resize(scratch, shape.size())) {
+    reply.status = Errc::out_of_memory;
     return reply;
   }
   const wire::FrameView frame{h, payload, payload_size, wire::frame_size(h)};
