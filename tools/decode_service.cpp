@@ -31,6 +31,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -48,6 +49,8 @@ options:
   --bind ADDR          address to listen on (default 127.0.0.1)
   --port N             TCP port (default 7878; 0 picks a free one and prints it)
   --workers N          decode threads, each with its own backend instance (default 2)
+  --io-threads N       threads running the network side: accepting, reading, parsing, writing replies (default 1;
+                       2 keeps small frames flowing while another connection's large frame is being received)
   --backend NAME       decoder backend (default identity); --list-backends shows what this build has; with
                        LibTorch: detect-native (weights=W tail=teacher_tail.pt), detect-torchscript (module=server.pt)
   --option KEY=VALUE   backend setting, repeatable (e.g. weights=model.safetensors; native: max_pixels=N, the
@@ -178,6 +181,7 @@ int main(int argc, char** argv) {
   options.port = 7878;
   std::string mqtt_broker, mqtt_group = "decoders", mqtt_client_id, mqtt_prefix = "slimcodec";
   size_t mqtt_max_queued = 64;
+  size_t io_threads = 1;
   bool tcp_only_flag = false;
   std::string entropy_tables_path;  // --entropy-tables; empty: the default (see --help)
   for (int i = 1; i < argc; ++i) {
@@ -215,6 +219,9 @@ int main(int argc, char** argv) {
       mqtt_max_queued = n;
     } else if (arg == "--workers" && parse_size(value(), n) && n >= 1 && n <= 256) {
       options.workers = n;
+    } else if (arg == "--io-threads" && parse_size(value(), n) && n >= 1 && n <= 64) {
+      io_threads = n;
+      tcp_only_flag = true;
     } else if (arg == "--backend") {
       options.backend = value();
     } else if (arg == "--entropy-tables") {
@@ -274,7 +281,7 @@ int main(int argc, char** argv) {
     server::MqttServiceOptions mqtt;
     if (!parse_host_port(mqtt_broker, mqtt.host, mqtt.port))
       return std::fprintf(stderr, "--mqtt wants HOST:PORT, got %s\n", mqtt_broker.c_str()), 2;
-    if (tcp_only_flag) return std::fprintf(stderr, "--bind and --port are for TCP mode, not --mqtt\n"), 2;
+    if (tcp_only_flag) return std::fprintf(stderr, "--bind, --port and --io-threads are for TCP mode, not --mqtt\n"), 2;
     mqtt.group = mqtt_group;
     mqtt.client_id = mqtt_client_id;
     mqtt.topic_prefix = mqtt_prefix;
@@ -318,10 +325,13 @@ int main(int argc, char** argv) {
     if (!ec) (*service)->shutdown();
   });
   (*service)->start();
-  std::printf("listening on %s:%u, backend %s, %zu workers, %s\n", options.bind_address.c_str(), (*service)->port(),
-              options.backend.c_str(), options.workers, tables_note.c_str());
+  std::printf("listening on %s:%u, backend %s, %zu workers, %zu I/O threads, %s\n", options.bind_address.c_str(),
+              (*service)->port(), options.backend.c_str(), options.workers, io_threads, tables_note.c_str());
   std::fflush(stdout);
+  std::vector<std::thread> io_runners;
+  for (size_t i = 1; i < io_threads; ++i) io_runners.emplace_back([&io] { io.run(); });
   io.run();
+  for (auto& t : io_runners) t.join();
   (*service)->stop_workers();  // frames still queued after the grace are dropped, not decoded
   const auto& s = (*service)->stats();
   std::printf("shutdown: %llu connections, %llu frames received, %llu answered, %llu decode errors, "

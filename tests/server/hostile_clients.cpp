@@ -416,7 +416,9 @@ HostileReport run_hostile(uint16_t port, int total, uint32_t seed) {
                                          {Kind::garbage, 88},   {Kind::bad_crc, 64},    {Kind::bad_header, 32},
                                          {Kind::churn, 250}};
   std::vector<Hostile> hs;
+  static const char* only = std::getenv("SLIMCODEC_HOSTILE_ONLY");  // diagnosis: comma-separated kinds to run
   for (auto [k, share] : shares) {
+    if (only && !std::strstr(only, kKindNames[int(k)])) continue;
     const int n = std::max(1, share * total / 1000);
     for (int i = 0; i < n; ++i) {
       hs.emplace_back();
@@ -774,12 +776,23 @@ int main(int argc, char** argv) {
 
   const auto t0 = Clock::now();
   Service svc;
-  check(svc.start(path, {"--port", "0", "--workers", "2", "--memory-budget-mb", std::to_string(kBudgetMiB),
-                         "--idle-timeout-ms", std::to_string(kIdleTimeoutMs), "--frame-timeout-ms",
-                         std::to_string(kFrameTimeoutMs), "--write-timeout-ms", std::to_string(kWriteTimeoutMs),
-                         "--send-buffer-bytes", std::to_string(kSendBufferBytes), "--max-connections", std::to_string(hostile + 100),
-                         "--shutdown-grace-ms", "5000"}),
-        "service did not start: " + svc.output);
+  std::vector<std::string> args{"--port", "0", "--workers", "2", "--memory-budget-mb", std::to_string(kBudgetMiB),
+                                "--idle-timeout-ms", std::to_string(kIdleTimeoutMs), "--frame-timeout-ms",
+                                std::to_string(kFrameTimeoutMs), "--write-timeout-ms", std::to_string(kWriteTimeoutMs),
+                                "--send-buffer-bytes", std::to_string(kSendBufferBytes), "--max-connections",
+                                std::to_string(hostile + 100), "--shutdown-grace-ms", "5000"};
+  if (const char* extra = std::getenv("SLIMCODEC_HOSTILE_SERVICE_ARGS")) {  // diagnosis: e.g. "--io-threads 2"
+    std::string word;
+    for (const char* c = extra;; ++c) {
+      if (*c && !std::isspace(static_cast<unsigned char>(*c))) {
+        word += *c;
+        continue;
+      }
+      if (!word.empty()) args.push_back(word), word.clear();
+      if (!*c) break;
+    }
+  }
+  check(svc.start(path, args), "service did not start: " + svc.output);
   if (svc.port == 0) return 1;
   std::this_thread::sleep_for(milliseconds(200));
   g_idle_rss_mib = read_status(svc.pid).rss_mib;

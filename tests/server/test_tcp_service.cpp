@@ -516,7 +516,8 @@ TEST_CASE("a frame trickled byte by byte is closed by the frame deadline, and co
   REQUIRE(slow.send_all(one));
   REQUIRE(eventually([&] { return s.service->memory_used() > 0; }));
   INFO("charged " << s.service->memory_used() << " bytes for a 16 MiB announcement");
-  REQUIRE(s.service->memory_used() <= size_t(64) << 10);  // the parser grows with what arrives
+  // The connection's read buffer, and a parser buffer grown with what arrived, not with what was announced.
+  REQUIRE(s.service->memory_used() <= server::detail::kReadBufferBytes + (size_t(64) << 10));
   wire::Reply r;
   RawClient::Got got = RawClient::Got::nothing;
   for (int i = 0; i < 500 && got == RawClient::Got::nothing; ++i) {  // at most 10 s of trickling
@@ -579,8 +580,8 @@ TEST_CASE("frames on one connection reuse a few buffers, charged to the budget w
   // One frame at a time: the parser's buffer and one spare (payload and trailer each) at most.
   const size_t buffer = make_frame(1, 4, 6, 12, 11, 1).bytes.size() - wire::kHeaderSize;
   INFO("memory used " << s.service->memory_used() << ", one buffer " << buffer);
-  REQUIRE(eventually([&] { return s.service->memory_used() <= 2 * buffer; }));
-  REQUIRE(s.service->memory_used() > 0);
+  REQUIRE(eventually([&] { return s.service->memory_used() <= server::detail::kReadBufferBytes + 2 * buffer; }));
+  REQUIRE(s.service->memory_used() > server::detail::kReadBufferBytes);
   c.close();
   REQUIRE(eventually([&] { return s.service->connection_count() == 0; }));
   REQUIRE(eventually([&] { return s.service->memory_used() == 0; }));  // spares released with the connection
@@ -614,13 +615,82 @@ TEST_CASE("the memory budget answers overloaded instead of allocating past it") 
     REQUIRE(big.receive(r) == RawClient::Got::reply);
     REQUIRE(r.status == Errc::overloaded);
     REQUIRE(big.receive(r) == RawClient::Got::closed);
-    // Its buffer is released; what stays charged is the first client's parser buffer (one 12 KB frame).
-    REQUIRE(eventually([&] { return s.service->memory_used() <= 12288 + wire::kTrailerSize; }));
+    // Its buffers are released; what stays charged is the first client's read buffer and parser buffer (one 12 KB
+    // frame).
+    REQUIRE(eventually([&] {
+      return s.service->memory_used() <= server::detail::kReadBufferBytes + 12288 + wire::kTrailerSize;
+    }));
     expect_answered(c, 4);
   }
 }
 
+TEST_CASE("each connection's read buffer is charged to the budget: connections past it are closed at once") {
+  server::ServiceOptions options;
+  options.memory_budget = 3 * server::detail::kReadBufferBytes;
+  RunningService s(options);
+  std::vector<RawClient> clients(4);
+  for (auto& c : clients) REQUIRE(c.connect(s.service->port()));
+  REQUIRE(eventually([&] { return s.service->stats().connections_rejected == 1; }));
+  REQUIRE(s.service->stats().connections_accepted == 3);
+  REQUIRE(s.service->memory_used() == 3 * server::detail::kReadBufferBytes);
+  wire::Reply r;
+  REQUIRE(clients[3].receive(r) == RawClient::Got::closed);
+  clients[0].close();  // its buffer goes back: a new client fits
+  REQUIRE(eventually([&] { return s.service->memory_used() == 2 * server::detail::kReadBufferBytes; }));
+  RawClient late;
+  REQUIRE(late.connect(s.service->port()));
+  REQUIRE(eventually([&] { return s.service->stats().connections_accepted == 4; }));
+}
+
+TEST_CASE("WorkerPool runs tasks by rank, then arrival, and keeps a thread for light tasks") {
+  using server::DecoderBackend;
+  using server::TaskOrder;
+  server::register_builtin_backends();
+  std::atomic<bool> release{false}, started{false};
+  auto gate = [&](DecoderBackend&, std::vector<float>&) {
+    started = true;
+    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  };
+  SECTION("one thread: each client's next task before anyone's later one") {
+    auto pool = server::WorkerPool::create(1, "identity", {});
+    REQUIRE(pool);
+    REQUIRE((*pool)->submit(gate));
+    REQUIRE(eventually([&] { return started.load(); }));
+    std::mutex m;
+    std::vector<int> order;
+    const std::pair<int, size_t> tasks[] = {{1, 2}, {2, 0}, {3, 1}, {4, 0}, {5, 2}, {6, 1}};  // (id, rank)
+    for (auto [id, rank] : tasks)
+      REQUIRE((*pool)->submit(
+          [&, id = id](DecoderBackend&, std::vector<float>&) {
+            std::lock_guard<std::mutex> lock(m);
+            order.push_back(id);
+          },
+          TaskOrder{rank, false}));
+    release = true;
+    REQUIRE(eventually([&] {
+      std::lock_guard<std::mutex> lock(m);
+      return order.size() == 6;
+    }));
+    REQUIRE(order == std::vector<int>{2, 4, 3, 6, 1, 5});
+  }
+  SECTION("two threads: a second heavy task waits, a light one runs beside the first") {
+    auto pool = server::WorkerPool::create(2, "identity", {});
+    REQUIRE(pool);
+    std::atomic<bool> second_heavy{false}, light{false};
+    REQUIRE((*pool)->submit(gate, TaskOrder{0, true}));
+    REQUIRE(eventually([&] { return started.load(); }));
+    REQUIRE((*pool)->submit([&](DecoderBackend&, std::vector<float>&) { second_heavy = true; }, TaskOrder{0, true}));
+    REQUIRE((*pool)->submit([&](DecoderBackend&, std::vector<float>&) { light = true; }, TaskOrder{5, false}));
+    REQUIRE(eventually([&] { return light.load(); }));  // queued after the heavy one, run first: a thread is free
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    REQUIRE_FALSE(second_heavy);
+    release = true;
+    REQUIRE(eventually([&] { return second_heavy.load(); }));
+  }
+}
+
 TEST_CASE("WorkerPool::stop finishes running work and drops what is queued") {
+  server::register_builtin_backends();
   auto pool = server::WorkerPool::create(1, "identity", {});
   REQUIRE(pool);
   std::atomic<bool> release{false}, started{false};

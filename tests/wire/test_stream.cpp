@@ -1,6 +1,8 @@
 // FrameParser: any chunking gives the same frames, need() is exact, errors are sticky, memory is bounded.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cstring>
 #include <functional>
 #include <random>
 #include <vector>
@@ -247,4 +249,50 @@ TEST_CASE("FrameParser: finish() tells a clean end from a truncated one", "[wire
   p.reset();
   REQUIRE(p.feed(f.data(), f.size()).ok());
   CHECK(p.finish().ok());
+}
+
+TEST_CASE("FrameParser: payload received in place (body_space, commit) gives what feed gives", "[wire][stream]") {
+  std::mt19937 rng(31);
+  const auto f = make_frame(make_header(8, 64, 64, 8), random_codes(8 * 64 * 64, 8, rng));  // 32 KiB payload
+  FrameParser p;
+  CHECK(p.body_space(100).code() == Errc::invalid_argument);  // no header yet
+  REQUIRE(p.feed(f.data(), kHeaderSize + 10).ok());
+  REQUIRE(p.in_body());
+  size_t pos = kHeaderSize + 10;
+  while (pos < f.size()) {
+    auto space = p.body_space(1 + rng() % 5000);
+    REQUIRE(space.ok());
+    REQUIRE(space->size > 0);
+    REQUIRE(space->size <= p.need());
+    REQUIRE(p.buffer_capacity() <= 2 * (pos - kHeaderSize) + (size_t(64) << 10));  // grown with what arrived
+    const size_t k = std::min(space->size, 1 + size_t(rng() % space->size));
+    std::memcpy(space->data, f.data() + pos, k);
+    REQUIRE(p.commit(k).ok());
+    pos += k;
+  }
+  REQUIRE(p.has_frame());
+  CHECK(p.frame().payload_size == 8 * 64 * 64);
+  CHECK(std::equal(p.frame().payload, p.frame().payload + p.frame().payload_size, f.begin() + kHeaderSize));
+  CHECK(p.commit(1).code() == Errc::invalid_argument);  // no payload awaited
+
+  // More than the space given is refused; a wrong trailer is crc_mismatch, as with feed.
+  FrameParser q;
+  REQUIRE(q.feed(f.data(), kHeaderSize).ok());
+  auto space = q.body_space(f.size());
+  REQUIRE(space.ok());
+  CHECK(q.commit(space->size + 1).code() == Errc::invalid_argument);
+  std::vector<uint8_t> bad(f.begin() + kHeaderSize, f.end());
+  bad.back() ^= 1;
+  size_t at = 0;
+  Result<void> last;
+  while (at < bad.size()) {
+    auto s = q.body_space(bad.size());
+    REQUIRE(s.ok());
+    std::memcpy(s->data, bad.data() + at, s->size);
+    at += s->size;
+    last = q.commit(s->size);
+  }
+  CHECK(last.code() == Errc::crc_mismatch);
+  CHECK(q.failed());
+  CHECK(q.body_space(1).code() == Errc::crc_mismatch);
 }

@@ -22,6 +22,13 @@ namespace slimcodec::server {
 // frame, so one big frame does not hold memory that the service's budget no longer counts.
 inline constexpr size_t kKeepScratchBytes = size_t(16) << 20;
 
+// A frame of at least this many values (1 MiB of floats) is heavy work for the worker pool (TaskOrder::heavy): it
+// may not take every decode thread at once.
+inline constexpr uint64_t kHeavyFrameValues = uint64_t(1) << 18;
+inline bool heavy_frame(const wire::FrameHeader& h) {
+  return uint64_t(h.channels) * h.height * h.width >= kHeavyFrameValues;
+}
+
 // `payload` holds the frame's payload_size bytes (the parser checked its CRC). `tables`: the codec-1 tables, or
 // nullptr when the service has none.
 inline wire::Reply decode_frame_to_reply(DecoderBackend& backend, const wire::FrameHeader& h, const uint8_t* payload,

@@ -181,7 +181,7 @@ class MqttDecodeService {
         --queued_;
       }
       changed_.notify_all();
-    });
+    }, TaskOrder{0, heavy_frame(job->header)});
     if (!queued) {  // out of memory, or stopping: the frame goes unanswered (the device's timeout covers it)
       ++stats_.frames_unanswered;
       {

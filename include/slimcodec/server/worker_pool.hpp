@@ -7,7 +7,9 @@
 #include <slimcodec/common/alloc.hpp>
 #include <slimcodec/server/registry.hpp>
 
+#include <algorithm>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -87,6 +89,16 @@ class PoolTask {
   const Ops* ops_ = nullptr;
 };
 
+// Where a task goes in the queue. Tasks run in order of `rank`, then of arrival: a transport passes how many tasks
+// the same client already has queued or running, so each client's next frame comes before anyone's frame after it,
+// and a client flooding the service waits behind its own frames rather than making others wait. A `heavy` task
+// task (a large frame) keeps its place in that order but runs on at most workers - 1 threads at once when there are
+// two or more, so that small frames always have a thread.
+struct TaskOrder {
+  size_t rank = 0;
+  bool heavy = false;
+};
+
 class WorkerPool {
  public:
   using Task = PoolTask;
@@ -102,6 +114,7 @@ class WorkerPool {
       if (!b) return b.error();
       pool->backends_.push_back(std::move(*b));
     }
+    pool->heavy_limit_ = workers > 1 ? workers - 1 : 1;
     bool started = try_allocate([&] {
       pool->threads_.reserve(workers);
       for (size_t i = 0; i < workers; ++i) pool->threads_.emplace_back([p = pool.get(), i] { p->loop(i); });
@@ -113,35 +126,35 @@ class WorkerPool {
   ~WorkerPool() { stop(); }
 
   // Queues a task; false (task not queued) when memory for it cannot be had or the pool is stopping.
-  [[nodiscard]] bool submit(Task task) noexcept {
+  [[nodiscard]] bool submit(Task task, TaskOrder order = {}) noexcept {
     if (!task) return false;  // its callable could not be allocated
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (stopping_) return false;
-      if (count_ == ring_.size() && !grow()) return false;
-      ring_[(head_ + count_) % ring_.size()] = std::move(task);
-      ++count_;
+      Queue& q = order.heavy ? heavy_ : light_;
+      if (q.size() == q.capacity() && !try_allocate([&] { q.reserve(q.empty() ? 16 : 2 * q.size()); })) return false;
+      const uint64_t rank = order.rank < kMaxRank ? order.rank : kMaxRank;
+      q.push_back(Entry{(rank << kSeqBits) | (next_seq_++ & kSeqMask), std::move(task)});
+      std::push_heap(q.begin(), q.end(), later);
     }
-    wake_.notify_one();
+    wake_.notify_one();  // every idle thread can run it: the heavy limit is the same for each
     return true;
   }
 
   // Finishes the tasks that are running, drops (destroys unrun) the ones still queued, joins the threads and
   // returns how many it dropped. Idempotent (a second call returns 0).
   size_t stop() noexcept {
-    std::vector<Task> dropped;
-    size_t count = 0;
+    Queue light, heavy;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       stopping_ = true;
-      dropped.swap(ring_);
-      count = count_;
-      head_ = count_ = 0;
+      light.swap(light_);
+      heavy.swap(heavy_);
     }
     wake_.notify_all();
     for (auto& t : threads_)
       if (t.joinable()) t.join();
-    return count;  // destroyed here, outside the lock: a task may own the last reference to a connection
+    return light.size() + heavy.size();  // destroyed here, outside the lock: a task may own a connection's last reference
   }
 
   bool stopping() const {
@@ -154,19 +167,45 @@ class WorkerPool {
  private:
   WorkerPool() = default;
 
+  struct Entry {
+    uint64_t key;  // rank, then arrival
+    Task task;
+  };
+  using Queue = std::vector<Entry>;  // a binary heap, earliest key first; keeps its capacity
+  static constexpr int kSeqBits = 40;
+  static constexpr uint64_t kSeqMask = (uint64_t(1) << kSeqBits) - 1, kMaxRank = (uint64_t(1) << 23) - 1;
+  static bool later(const Entry& a, const Entry& b) noexcept { return a.key > b.key; }
+
+  static Task pop(Queue& q) noexcept {
+    std::pop_heap(q.begin(), q.end(), later);
+    Task t = std::move(q.back().task);
+    q.pop_back();
+    return t;
+  }
+
   void loop(size_t index) {
     std::vector<float> scratch;
     for (;;) {
       Task task;
+      bool heavy = false;
       {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return stopping_ || count_ > 0; });
+        wake_.wait(lock, [&] { return stopping_ || !light_.empty() || (!heavy_.empty() && heavy_running_ < heavy_limit_); });
         if (stopping_) return;  // queued tasks are dropped by stop()
-        task = std::move(ring_[head_]);
-        head_ = (head_ + 1) % ring_.size();
-        --count_;
+        // The earliest task, unless it is heavy and the heavy tasks' threads are all taken.
+        heavy = !heavy_.empty() && heavy_running_ < heavy_limit_ &&
+                (light_.empty() || heavy_.front().key < light_.front().key);
+        task = pop(heavy ? heavy_ : light_);
+        heavy_running_ += heavy;
       }
       task(*backends_[index], scratch);
+      if (heavy) {
+        {
+          std::lock_guard<std::mutex> lock(mutex_);
+          --heavy_running_;
+        }
+        wake_.notify_all();
+      }
     }
   }
 
@@ -174,19 +213,9 @@ class WorkerPool {
   std::vector<std::thread> threads_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  // Queued tasks: a ring of ring_.size() slots from head_, count_ in use. It grows (doubling) when full and keeps
-  // its size, so in the steady state queuing allocates nothing.
-  bool grow() noexcept {
-    std::vector<Task> bigger;
-    if (!try_allocate([&] { bigger.resize(ring_.empty() ? 16 : 2 * ring_.size()); })) return false;
-    for (size_t i = 0; i < count_; ++i) bigger[i] = std::move(ring_[(head_ + i) % ring_.size()]);
-    ring_.swap(bigger);
-    head_ = 0;
-    return true;
-  }
-
-  std::vector<Task> ring_;
-  size_t head_ = 0, count_ = 0;
+  Queue light_, heavy_;
+  uint64_t next_seq_ = 0;
+  size_t heavy_running_ = 0, heavy_limit_ = 1;
   bool stopping_ = false;
 };
 

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -38,9 +39,15 @@ inline Result<FrameView> parse_frame(const uint8_t* buf, size_t n, const ParserL
 }
 
 // A buffer a FrameParser reads payloads into: payload_size bytes, then the 4-byte trailer. Handed out with the
-// frame it holds (FrameParser::take_frame_buffer), so a server decodes from the bytes the parser received.
+// frame it holds (FrameParser::take_frame_buffer), so a server decodes from the bytes the parser received. It comes
+// from std::malloc and grows with std::realloc, which moves a large (mmap'ed) buffer by remapping its pages rather
+// than copying and faulting them in afresh.
+struct FreeBytes {
+  void operator()(uint8_t* p) const noexcept { std::free(p); }
+};
+using MallocBytes = std::unique_ptr<uint8_t[], FreeBytes>;
 struct FrameBuffer {
-  std::unique_ptr<uint8_t[]> data;
+  MallocBytes data;
   size_t capacity = 0;
 };
 
@@ -70,19 +77,41 @@ class FrameParser {
       view_.header = *h;
       state_ = State::body;
       have_ = 0;
+      crc_ = crc32c(header_, kHeaderSize);
+      crc_covered_ = 0;
     }
-    const size_t body = view_.header.payload_size + kTrailerSize;
+    const size_t body = body_size();
     const size_t arriving = body - have_ < n - used ? body - have_ : n - used;
     if (!reserve(have_ + arriving, body)) return fail(Error{Errc::out_of_memory, "cannot allocate the frame buffer"});
     used += take(buffer_.get(), body, data + used, n - used);
-    if (have_ < body) return used;
-    const uint32_t expected = crc32c(buffer_.get(), view_.header.payload_size, crc32c(header_, kHeaderSize));
-    if (expected != load_le32(buffer_.get() + view_.header.payload_size)) return fail(Error{Errc::crc_mismatch});
-    view_.payload = buffer_.get();
-    view_.payload_size = view_.header.payload_size;
-    view_.frame_size = frame_size(view_.header);
-    state_ = State::complete;
+    if (auto done = end_of_body(); !done) return done.error();
     return used;
+  }
+
+  // Receiving payload bytes in place (no copy through the caller's buffer). While in_body(), body_space(max) is
+  // where the next bytes go: at most `max`, at most need(), and the buffer grows as feed() would grow it (doubling
+  // when full), so room is never reserved for bytes not yet on their way. Write k of them there, then commit(k):
+  // the same checks and result as feed() of those k bytes (a frame may complete).
+  struct Space {
+    uint8_t* data = nullptr;
+    size_t size = 0;
+  };
+  bool in_body() const noexcept { return state_ == State::body; }
+  Result<Space> body_space(size_t max) noexcept {
+    if (state_ == State::failed) return error_;
+    if (state_ != State::body) return Error{Errc::invalid_argument, "body_space outside a frame's payload"};
+    const size_t body = body_size();
+    if (have_ == capacity_ && !reserve(have_ + 1, body))
+      return fail(Error{Errc::out_of_memory, "cannot allocate the frame buffer"});
+    size_t room = (capacity_ < body ? capacity_ : body) - have_;
+    if (room > max) room = max;
+    return Space{buffer_.get() + have_, room};
+  }
+  Result<void> commit(size_t n) noexcept {
+    if (state_ != State::body || n > capacity_ - have_ || n > body_size() - have_)
+      return Error{Errc::invalid_argument, "commit of more bytes than body_space gave"};
+    have_ += n;
+    return end_of_body();
   }
 
   // True after the feed that completed a frame, until the next feed or reset.
@@ -146,6 +175,25 @@ class FrameParser {
     return e;
   }
 
+  size_t body_size() const noexcept { return size_t{view_.header.payload_size} + kTrailerSize; }
+
+  // Once the payload and trailer are in: checks the CRC and completes the frame.
+  // The CRC runs over payload bytes as they arrive (still in cache, and no pause over a whole large payload at
+  // the end).
+  Result<void> end_of_body() noexcept {
+    const size_t payload = view_.header.payload_size;
+    const size_t covered = have_ < payload ? have_ : payload;
+    crc_ = crc32c(buffer_.get() + crc_covered_, covered - crc_covered_, crc_);
+    crc_covered_ = covered;
+    if (have_ < body_size()) return {};
+    if (crc_ != load_le32(buffer_.get() + payload)) return fail(Error{Errc::crc_mismatch});
+    view_.payload = buffer_.get();
+    view_.payload_size = view_.header.payload_size;
+    view_.frame_size = frame_size(view_.header);
+    state_ = State::complete;
+    return {};
+  }
+
   // Copies into dst[have_, want) as much of src[0, n) as fits; returns the count.
   size_t take(uint8_t* dst, size_t want, const uint8_t* src, size_t n) noexcept {
     const size_t k = want - have_ < n ? want - have_ : n;
@@ -161,10 +209,14 @@ class FrameParser {
     size_t grown = capacity_ > kFirst / 2 ? 2 * capacity_ : kFirst;
     if (grown > body) grown = body;
     if (grown < bytes) grown = bytes;
-    std::unique_ptr<uint8_t[]> bigger(new (std::nothrow) uint8_t[grown]);
-    if (!bigger) return false;
-    if (have_ > 0) std::memcpy(bigger.get(), buffer_.get(), have_);
-    buffer_ = std::move(bigger);
+    if (have_ == 0) {  // nothing to keep: no copy
+      buffer_.reset();
+      capacity_ = 0;
+    }
+    void* bigger = std::realloc(buffer_.get(), grown);
+    if (bigger == nullptr) return false;  // the old buffer, and the bytes in it, stay
+    (void)buffer_.release();
+    buffer_.reset(static_cast<uint8_t*>(bigger));
     capacity_ = grown;
     return true;
   }
@@ -172,8 +224,10 @@ class FrameParser {
   ParserLimits limits_;
   State state_ = State::header;
   size_t have_ = 0;  // bytes of the current part (header, or payload + trailer) received so far
+  uint32_t crc_ = 0;         // CRC-32C of the header and the first crc_covered_ payload bytes
+  size_t crc_covered_ = 0;
   uint8_t header_[kHeaderSize] = {};
-  std::unique_ptr<uint8_t[]> buffer_;
+  MallocBytes buffer_;
   size_t capacity_ = 0;
   FrameView view_{};
   Error error_{};
