@@ -607,21 +607,58 @@ TEST_CASE("the memory budget answers overloaded instead of allocating past it") 
   REQUIRE(s.service->stats().frames_overloaded == 1);
   REQUIRE(s.service->stats().memory_peak <= options.memory_budget);
 
-  SECTION("a partial frame whose buffer outgrows the budget ends its stream with overloaded") {
-    RawClient big;
-    REQUIRE(big.connect(s.service->port()));
-    const TestFrame huge = make_frame(3, 8, 16, 128, 128, 3);  // 262,144-byte payload
-    big.send_some(huge.bytes.data(), 200000, std::chrono::seconds(2));
-    REQUIRE(big.receive(r) == RawClient::Got::reply);
+  SECTION("a frame beyond the whole budget is read through, not kept, and answered overloaded") {
+    // 6 x 512 x 512 at 1 bit: a 196,608-byte payload (it alone would fit) and 6 MiB of floats (they never could).
+    const TestFrame hopeless = make_frame(3, 1, 6, 512, 512, 3);
+    const uint64_t peak_before = s.service->stats().memory_peak;
+    REQUIRE(c.send_all(hopeless.bytes));
+    REQUIRE(c.receive(r) == RawClient::Got::reply);
     REQUIRE(r.status == Errc::overloaded);
-    REQUIRE(big.receive(r) == RawClient::Got::closed);
-    // Its buffers are released; what stays charged is the first client's read buffer and parser buffer (one 12 KB
-    // frame).
-    REQUIRE(eventually([&] {
-      return s.service->memory_used() <= server::detail::kReadBufferBytes + 12288 + wire::kTrailerSize;
-    }));
-    expect_answered(c, 4);
+    REQUIRE(r.frame_id == 3);
+    // No buffer for its payload: at most the parser's first 64 KiB beside what was charged before.
+    REQUIRE(s.service->stats().memory_peak <= std::max<uint64_t>(peak_before, server::detail::kReadBufferBytes + (64 << 10)));
+    expect_answered(c, 4);  // the stream carries on
+
+    // A discarded frame's CRC is still checked: a wrong one ends the stream as for any frame.
+    TestFrame bad = make_frame(5, 1, 6, 512, 512, 5);
+    bad.bytes.back() ^= 0x40;
+    RawClient b;
+    REQUIRE(b.connect(s.service->port()));
+    REQUIRE(b.send_all(bad.bytes));
+    REQUIRE(b.receive(r) == RawClient::Got::reply);
+    REQUIRE(r.status == Errc::crc_mismatch);
+    REQUIRE(b.receive(r) == RawClient::Got::closed);
   }
+}
+
+TEST_CASE("partial frames whose buffers outgrow the budget end their streams with overloaded") {
+  server::ServiceOptions options;
+  options.memory_budget = size_t(2) << 20;
+  RunningService s(options);
+  // 8 x 128 x 128 at 8 bits: 128 KiB of payload and 512 KiB of floats, within the budget on its own. Sixteen
+  // clients each send 120,000 bytes of it and wait: their buffers (about 144 KiB each with the read buffer) pass
+  // the 2 MiB budget after about fourteen, and the ones past it are answered overloaded and closed.
+  const TestFrame f = make_frame(9, 8, 8, 128, 128, 9);
+  std::vector<RawClient> clients(16);
+  for (auto& c : clients) {
+    REQUIRE(c.connect(s.service->port()));
+    REQUIRE(c.send_some(f.bytes.data(), 120000, std::chrono::seconds(2)) == 120000);
+  }
+  REQUIRE(eventually([&] { return s.service->stats().connections_failed >= 1; }));
+  int overloaded = 0;
+  for (auto& c : clients) {
+    wire::Reply r;
+    if (c.receive(r, std::chrono::milliseconds(200)) == RawClient::Got::reply) {
+      REQUIRE(r.status == Errc::overloaded);
+      REQUIRE(c.receive(r) == RawClient::Got::closed);
+      ++overloaded;
+    }
+  }
+  REQUIRE(overloaded >= 1);
+  REQUIRE(overloaded == int(s.service->stats().connections_failed));
+  REQUIRE(s.service->stats().memory_peak <= options.memory_budget + f.bytes.size());
+  for (auto& c : clients) c.close();
+  REQUIRE(eventually([&] { return s.service->memory_used() == 0; }));  // every buffer released
 }
 
 TEST_CASE("each connection's read buffer is charged to the budget: connections past it are closed at once") {

@@ -296,3 +296,50 @@ TEST_CASE("FrameParser: payload received in place (body_space, commit) gives wha
   CHECK(q.failed());
   CHECK(q.body_space(1).code() == Errc::crc_mismatch);
 }
+
+TEST_CASE("FrameParser: a discarded payload is checked, not kept, and the stream carries on", "[wire][stream]") {
+  std::mt19937 rng(32);
+  const auto big = make_frame(make_header(8, 128, 128, 8), random_codes(8 * 128 * 128, 8, rng));  // 128 KiB
+  const auto next = make_frame(make_header(2, 2, 2, 2), random_codes(8, 2, rng));
+  std::vector<uint8_t> stream(big);
+  stream.insert(stream.end(), next.begin(), next.end());
+  for (size_t chunk : {size_t(1), size_t(7), size_t(1000), stream.size()}) {
+    FrameParser p;
+    size_t pos = 0, frames = 0;
+    while (pos < stream.size()) {
+      auto n = p.feed(stream.data() + pos, std::min(chunk, stream.size() - pos));
+      REQUIRE(n.ok());
+      pos += *n;
+      if (p.in_body() && p.header().channels == 8) {
+        p.discard_body();
+        CHECK(p.body_space(100).code() == Errc::invalid_argument);
+      }
+      if (!p.has_frame()) continue;
+      ++frames;
+      if (frames == 1 && chunk < big.size()) {
+        CHECK(p.discarded());
+        CHECK(p.frame().payload == nullptr);
+        CHECK(p.frame().header.channels == 8);
+        CHECK(p.take_frame_buffer().data == nullptr);  // nothing to hand over
+      } else if (frames == 1) {  // arrived whole in one feed: there was no moment to discard it
+        CHECK_FALSE(p.discarded());
+        CHECK(std::equal(p.frame().payload, p.frame().payload + 8 * 128 * 128, big.begin() + kHeaderSize));
+      } else {
+        CHECK_FALSE(p.discarded());
+        CHECK(std::equal(p.frame().payload, p.frame().payload + 2, next.begin() + kHeaderSize));
+      }
+    }
+    CHECK(frames == 2);
+    if (chunk < big.size()) CHECK(p.buffer_capacity() <= (size_t(64) << 10));  // never grown to the 128 KiB payload
+  }
+
+  // A wrong CRC in a discarded frame fails as it would in a kept one.
+  for (size_t flip : {kHeaderSize + 5, big.size() - 1}) {
+    auto bad = big;
+    bad[flip] ^= 0x10;
+    FrameParser p;
+    REQUIRE(p.feed(bad.data(), kHeaderSize + 3).ok());
+    p.discard_body();
+    CHECK(p.feed(bad.data() + kHeaderSize + 3, bad.size() - kHeaderSize - 3).code() == Errc::crc_mismatch);
+  }
+}

@@ -55,6 +55,7 @@ struct ServiceOptions {
   // for each frame being decoded its buffer (the parser's, handed over, not copied) plus its dequantized floats
   // (4 bytes per value), and the few spare buffers a connection keeps for reuse (256 KiB at most). A frame that
   // does not fit is answered `overloaded`; a partial frame whose buffer would not fit ends its stream with
+  // `overloaded`. A frame larger than the whole budget is read through without being kept, then answered
   // `overloaded`. The check runs after each parser growth, so the total can pass the budget by at most one growth
   // step (at most limits.max_payload_size). Backend memory (its network, its output) is the backend's own.
   size_t memory_budget = size_t(1) << 30;
@@ -108,6 +109,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void read_body();  // a large payload: straight into the parser's frame buffer
   bool read_ended(const asio::error_code& ec);
   bool backpressured() const;
+  bool beyond_budget(const wire::FrameHeader& h) const;
   void process();
   void submit_frame();
   void fail(Errc code);  // stream error: one error reply (frame id 0), then close
@@ -386,6 +388,14 @@ inline bool Connection::charge_parser() {
   return true;
 }
 
+// A frame whose payload and floats together exceed the whole memory budget can never be decoded here: its payload
+// is read through and checked but not kept (FrameParser::discard_body), then answered `overloaded`, so it costs
+// neither memory nor copies, however many such frames arrive.
+inline bool Connection::beyond_budget(const wire::FrameHeader& h) const {
+  const uint64_t bytes = uint64_t(h.payload_size) + uint64_t(h.channels) * h.height * h.width * sizeof(float);
+  return bytes > service_.options().memory_budget;
+}
+
 inline bool Connection::backpressured() const {
   // Frames decoding and replies not yet written both count; reading resumes when a reply has been written.
   return inflight_ + outbox_.size() >= std::max<size_t>(1, service_.options().max_inflight_per_connection);
@@ -406,7 +416,7 @@ inline void Connection::read() {
   if (reading_ || stop_reading_ || closed_) return;
   if (pos_ < len_) return process();  // bytes left in the buffer from before a pause
   if (backpressured()) return track_frame_deadline();
-  if (parser_.in_body() && parser_.need() >= kDirectReadBytes) return read_body();
+  if (parser_.in_body() && !parser_.discarded() && parser_.need() >= kDirectReadBytes) return read_body();
   reading_ = true;
   socket_.async_read_some(
       asio::buffer(buffer_.get(), kReadBufferBytes),
@@ -450,6 +460,7 @@ inline void Connection::process() {
     if (!consumed) return fail(consumed.code());
     if (!fits) return fail(Errc::overloaded);
     pos_ += *consumed;
+    if (parser_.in_body() && !parser_.discarded() && beyond_budget(parser_.header())) parser_.discard_body();
     if (parser_.has_frame()) submit_frame();
   }
   if (closed_) return;
@@ -462,6 +473,10 @@ inline void Connection::submit_frame() {
   frame_timer_.cancel();
   const wire::FrameHeader header = parser_.frame().header;
   ++service_.stats().frames_received;
+  if (parser_.discarded()) {  // read through, never kept (beyond_budget)
+    ++service_.stats().frames_overloaded;
+    return answer_now(header, Errc::overloaded);
+  }
   // The frame's buffer goes to the job as it is (no copy); the parser takes a spare for the next frame. The
   // buffer stays charged to the budget (moved from the parser's share to the job's); the dequantized floats are
   // charged here.

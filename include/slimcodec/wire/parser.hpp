@@ -82,11 +82,26 @@ class FrameParser {
     }
     const size_t body = body_size();
     const size_t arriving = body - have_ < n - used ? body - have_ : n - used;
-    if (!reserve(have_ + arriving, body)) return fail(Error{Errc::out_of_memory, "cannot allocate the frame buffer"});
-    used += take(buffer_.get(), body, data + used, n - used);
+    if (discard_) {
+      used += skip(data + used, arriving);
+    } else {
+      if (!reserve(have_ + arriving, body)) return fail(Error{Errc::out_of_memory, "cannot allocate the frame buffer"});
+      used += take(buffer_.get(), body, data + used, n - used);
+    }
     if (auto done = end_of_body(); !done) return done.error();
     return used;
   }
+
+  // While in_body(), before the trailer: the rest of this frame's payload is checked (CRC) but not kept, for a frame
+  // the caller will refuse anyway (one its memory could never hold): the buffer stops growing and nothing more is
+  // copied. The frame then completes as usual, with discarded() true and no payload (frame().payload is null), or
+  // fails crc_mismatch as a kept frame would. body_space() is not available for it; feed() takes its bytes.
+  void discard_body() noexcept {
+    if (state_ == State::body && have_ <= view_.header.payload_size) discard_ = true;
+  }
+  bool discarded() const noexcept { return discard_; }  // the frame in progress, or the one just completed
+  // The current frame's header, once its 48 bytes are in (in_body() or has_frame()).
+  const FrameHeader& header() const noexcept { return view_.header; }
 
   // Receiving payload bytes in place (no copy through the caller's buffer). While in_body(), body_space(max) is
   // where the next bytes go: at most `max`, at most need(), and the buffer grows as feed() would grow it (doubling
@@ -99,7 +114,8 @@ class FrameParser {
   bool in_body() const noexcept { return state_ == State::body; }
   Result<Space> body_space(size_t max) noexcept {
     if (state_ == State::failed) return error_;
-    if (state_ != State::body) return Error{Errc::invalid_argument, "body_space outside a frame's payload"};
+    if (state_ != State::body || discard_)
+      return Error{Errc::invalid_argument, "body_space outside a frame's payload, or for a discarded one"};
     const size_t body = body_size();
     if (have_ == capacity_ && !reserve(have_ + 1, body))
       return fail(Error{Errc::out_of_memory, "cannot allocate the frame buffer"});
@@ -108,7 +124,7 @@ class FrameParser {
     return Space{buffer_.get() + have_, room};
   }
   Result<void> commit(size_t n) noexcept {
-    if (state_ != State::body || n > capacity_ - have_ || n > body_size() - have_)
+    if (state_ != State::body || discard_ || n > capacity_ - have_ || n > body_size() - have_)
       return Error{Errc::invalid_argument, "commit of more bytes than body_space gave"};
     have_ += n;
     return end_of_body();
@@ -145,7 +161,7 @@ class FrameParser {
   // start) and takes `spare` (empty, or a buffer an earlier call handed out, now free) for the next frames. The
   // frame is consumed: has_frame() is false afterwards. Without a frame, returns `spare` back and changes nothing.
   FrameBuffer take_frame_buffer(FrameBuffer spare = {}) noexcept {
-    if (state_ != State::complete) return spare;
+    if (state_ != State::complete || discard_) return spare;
     FrameBuffer out{std::move(buffer_), capacity_};
     buffer_ = std::move(spare.data);
     capacity_ = buffer_ ? spare.capacity : 0;
@@ -165,6 +181,7 @@ class FrameParser {
   void start_next_frame() noexcept {
     state_ = State::header;
     have_ = 0;
+    discard_ = false;
     view_ = FrameView{};
   }
 
@@ -182,12 +199,14 @@ class FrameParser {
   // the end).
   Result<void> end_of_body() noexcept {
     const size_t payload = view_.header.payload_size;
-    const size_t covered = have_ < payload ? have_ : payload;
-    crc_ = crc32c(buffer_.get() + crc_covered_, covered - crc_covered_, crc_);
-    crc_covered_ = covered;
+    if (!discard_) {  // skip() runs the CRC itself
+      const size_t covered = have_ < payload ? have_ : payload;
+      crc_ = crc32c(buffer_.get() + crc_covered_, covered - crc_covered_, crc_);
+      crc_covered_ = covered;
+    }
     if (have_ < body_size()) return {};
-    if (crc_ != load_le32(buffer_.get() + payload)) return fail(Error{Errc::crc_mismatch});
-    view_.payload = buffer_.get();
+    if (crc_ != load_le32(discard_ ? trailer_ : buffer_.get() + payload)) return fail(Error{Errc::crc_mismatch});
+    view_.payload = discard_ ? nullptr : buffer_.get();
     view_.payload_size = view_.header.payload_size;
     view_.frame_size = frame_size(view_.header);
     state_ = State::complete;
@@ -200,6 +219,17 @@ class FrameParser {
     if (k > 0) std::memcpy(dst + have_, src, k);
     have_ += k;
     return k;
+  }
+
+  // A discarded frame's next n bytes (n <= need()): payload bytes into the CRC, trailer bytes kept for the check.
+  size_t skip(const uint8_t* src, size_t n) noexcept {
+    const size_t payload = view_.header.payload_size;
+    const size_t p = have_ < payload ? (payload - have_ < n ? payload - have_ : n) : 0;
+    crc_ = crc32c(src, p, crc_);
+    crc_covered_ += p;
+    if (n > p) std::memcpy(trailer_ + (have_ + p - payload), src + p, n - p);
+    have_ += n;
+    return n;
   }
 
   // Room for `bytes` of a `body`-byte frame, keeping the have_ bytes already there.
@@ -226,6 +256,8 @@ class FrameParser {
   size_t have_ = 0;  // bytes of the current part (header, or payload + trailer) received so far
   uint32_t crc_ = 0;         // CRC-32C of the header and the first crc_covered_ payload bytes
   size_t crc_covered_ = 0;
+  bool discard_ = false;     // discard_body(): payload checked, not kept
+  uint8_t trailer_[kTrailerSize] = {};  // a discarded frame's trailer
   uint8_t header_[kHeaderSize] = {};
   MallocBytes buffer_;
   size_t capacity_ = 0;
