@@ -29,6 +29,9 @@ check 2 --frame-timeout-ms ""
 check 2 --write-timeout-ms +5
 check 2 --max-connections -5
 check 2 --send-buffer-bytes 100
+check 2 --io-threads 0
+check 2 --io-threads -1
+check 2 --io-threads 65
 check 2 --entropy-tables ""
 check 1 --port 0 --entropy-tables /nonexistent/tables.entropy.safetensors
 check 1 --port 0 --backend native --option random_seed=1 --entropy-tables "$0"
