@@ -30,6 +30,8 @@
 #include <slimcodec/wire/reply.hpp>
 #include <slimcodec/wire/writer.hpp>
 
+#include "server/test_frames.hpp"
+
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -246,44 +248,13 @@ struct Service {
 
 // ------------------------------ frames
 
-struct GoodFrame {
-  std::vector<uint8_t> bytes;
-  uint64_t digest;  // what the identity backend reports
-};
+using test::header_bytes;
+using test::header_for;
+using GoodFrame = test::TestFrame;
 
+// A frame of N(0, 1) values, seeded by its id (the good clients' and the flood's frames).
 GoodFrame make_good_frame(uint32_t id, unsigned bits, uint16_t c, uint16_t h, uint16_t w) {
-  std::mt19937 rng(id);
-  std::normal_distribution<float> normal(0.f, 1.f);
-  std::vector<float> x(size_t(c) * h * w);
-  for (auto& v : x) v = normal(rng);
-  EncodeParams p{1, uint8_t(bits), {c, h, w}, quant::Bounds{-3.f, 3.f}, id, 1000u + id};
-  GoodFrame f{std::vector<uint8_t>(max_frame_size(x.size(), bits)), 0};
-  auto n = encode_frame(x.data(), p, f.bytes.data(), f.bytes.size());
-  if (!n) std::abort();
-  f.bytes.resize(*n);
-  std::vector<float> y(x.size());
-  if (!decode_frame(f.bytes.data(), f.bytes.size(), y.data(), y.size())) std::abort();
-  f.digest = wire::digest_features(y.data(), y.size());
-  return f;
-}
-
-wire::FrameHeader header_for(uint16_t c, uint16_t h, uint16_t w, uint8_t bits, uint32_t id) {
-  wire::FrameHeader hd;
-  hd.bits = bits;
-  hd.channels = c;
-  hd.height = h;
-  hd.width = w;
-  hd.frame_id = id;
-  hd.lo = -1.f;
-  hd.hi = 1.f;
-  hd.payload_size = uint32_t(wire::expected_payload_size(hd));
-  return hd;
-}
-
-std::vector<uint8_t> header_bytes(const wire::FrameHeader& hd) {
-  std::vector<uint8_t> b(wire::kHeaderSize);
-  wire::encode_header(hd, b.data());
-  return b;
+  return test::make_frame(id, bits, c, h, w, id);
 }
 
 // A whole valid frame with random payload bytes (any bytes are a valid raw bit-pack), without the floats.

@@ -8,6 +8,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "server/test_frames.hpp"
+
 #include <random>
 #include <set>
 #include <thread>
@@ -17,26 +19,10 @@ using namespace slimcodec;
 namespace {
 constexpr auto kReplyWait = std::chrono::seconds(60);  // a reply that takes longer means the service is stuck
 
-struct TestFrame {
-  std::vector<uint8_t> bytes;
-  uint64_t digest;  // what the identity backend must report
-};
-
-TestFrame make_frame(uint32_t id, unsigned bits, uint16_t c, uint16_t h, uint16_t w, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.f, 1.f);
-  std::vector<float> x(size_t(c) * h * w);
-  for (auto& v : x) v = normal(rng);
-  EncodeParams p{1, uint8_t(bits), {c, h, w}, quant::Bounds{-3.f, 3.f}, id, 1000u + id};
-  TestFrame f{std::vector<uint8_t>(max_frame_size(x.size(), bits)), 0};
-  auto n = encode_frame(x.data(), p, f.bytes.data(), f.bytes.size());
-  REQUIRE(n);
-  f.bytes.resize(*n);
-  std::vector<float> y(x.size());
-  REQUIRE(decode_frame(f.bytes.data(), f.bytes.size(), y.data(), y.size()));
-  f.digest = wire::digest_features(y.data(), y.size());
-  return f;
-}
+using test::header_bytes;
+using test::header_for;
+using test::make_frame;
+using test::TestFrame;
 
 // A service running on its own io thread, on a free loopback port.
 struct RunningService {
@@ -131,16 +117,9 @@ TEST_CASE("misbehaving clients are dropped alone while good clients carry on") {
     REQUIRE_FALSE(client.receive_reply(kReplyWait));
   }
   SECTION("a giant length field is refused from the header alone") {
-    wire::FrameHeader h;
-    h.bits = 4;
-    h.channels = 1024;
-    h.height = 256;
-    h.width = 256;  // 32 MiB payload: above the 16 MiB default limit
-    h.payload_size = uint32_t(wire::expected_payload_size(h));
-    uint8_t header[wire::kHeaderSize];
-    wire::encode_header(h, header);
+    const auto header = header_bytes(header_for(1024, 256, 256, 4));  // 32 MiB payload: above the 16 MiB limit
     auto client = connect_to(s);
-    REQUIRE(client.send_frame(header, sizeof header));
+    REQUIRE(client.send_frame(header.data(), header.size()));
     auto reply = client.receive_reply(kReplyWait);
     REQUIRE(reply);
     REQUIRE(reply->status == Errc::length_too_large);
@@ -238,21 +217,10 @@ std::shared_ptr<const entropy::TableSet> gaussian_tables(unsigned channels) {
 
 // A codec-1 frame of N(0, 1) values (b = 4, bounds [-3, 3]) and the digest of its values decoded with `tables`.
 TestFrame make_codec1_frame(uint32_t id, uint16_t c, uint16_t h, uint16_t w, const entropy::TableSet& tables) {
-  std::mt19937 rng(id);
-  std::normal_distribution<float> normal(0.f, 1.f);
-  std::vector<float> x(size_t(c) * h * w);
-  for (auto& v : x) v = normal(rng);
-  EncodeParams p{1, 4, {c, h, w}, quant::Bounds{-3.f, 3.f}, id, 1000u + id};
-  std::vector<uint8_t> codes(x.size());
-  TestFrame f{std::vector<uint8_t>(max_frame_size(x.size(), 4)), 0};
-  auto n = encode_frame(x.data(), p, f.bytes.data(), f.bytes.size(), EntropyCoding{&tables, codes.data(), codes.size()});
-  REQUIRE(n);
-  f.bytes.resize(*n);
+  TestFrame f = make_frame(id, 4, c, h, w, id, &tables);
   REQUIRE(f.bytes[wire::offset::kCodec] == uint8_t(wire::Codec::rans));
-  std::vector<float> y(x.size());
+  std::vector<float> y(size_t(c) * h * w);
   REQUIRE_FALSE(decode_frame(f.bytes.data(), f.bytes.size(), y.data(), y.size()));  // needs the tables
-  REQUIRE(decode_frame(f.bytes.data(), f.bytes.size(), y.data(), y.size(), &tables));
-  f.digest = wire::digest_features(y.data(), y.size());
   return f;
 }
 
@@ -419,20 +387,6 @@ void expect_answered(RawClient& c, uint32_t id) {
   REQUIRE(r.digest == f.digest);
 }
 
-std::vector<uint8_t> header_bytes(uint16_t c, uint16_t h, uint16_t w, uint8_t bits, uint32_t id = 1) {
-  wire::FrameHeader hd;
-  hd.bits = bits;
-  hd.channels = c;
-  hd.height = h;
-  hd.width = w;
-  hd.frame_id = id;
-  hd.lo = -1.f;
-  hd.hi = 1.f;
-  hd.payload_size = uint32_t(wire::expected_payload_size(hd));
-  std::vector<uint8_t> b(wire::kHeaderSize);
-  wire::encode_header(hd, b.data());
-  return b;
-}
 
 }  // namespace
 
@@ -511,7 +465,7 @@ TEST_CASE("a frame trickled byte by byte is closed by the frame deadline, and co
   RawClient slow;
   REQUIRE(slow.connect(s.service->port()));
   // A header announcing a 16 MiB payload (8 x 4096 x 4096 at 1 bit), then one byte every 20 ms.
-  REQUIRE(slow.send_all(header_bytes(8, 4096, 4096, 1)));
+  REQUIRE(slow.send_all(header_bytes(header_for(8, 4096, 4096, 1))));
   std::vector<uint8_t> one{0x55};
   REQUIRE(slow.send_all(one));
   REQUIRE(eventually([&] { return s.service->memory_used() > 0; }));

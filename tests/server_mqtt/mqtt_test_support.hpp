@@ -8,6 +8,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "server/test_frames.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -201,26 +203,11 @@ class Broker {
   std::unique_ptr<ChildProcess> process_;
 };
 
-struct TestFrame {
-  std::vector<uint8_t> bytes;
-  uint64_t digest = 0;  // what the identity backend reports for this frame
-};
+using slimcodec::test::TestFrame;
 
+// N(0, 1) values seeded by the id and the bit width.
 inline TestFrame make_frame(uint32_t id, unsigned bits, uint16_t c, uint16_t h, uint16_t w) {
-  std::mt19937 rng(id * 2654435761u + bits);
-  std::normal_distribution<float> normal(0.f, 1.f);
-  std::vector<float> x(size_t(c) * h * w);
-  for (auto& v : x) v = normal(rng);
-  slimcodec::EncodeParams p{1, uint8_t(bits), {c, h, w}, slimcodec::quant::Bounds{-3.f, 3.f}, id, 1000u + id};
-  TestFrame f;
-  f.bytes.resize(slimcodec::max_frame_size(x.size(), bits));
-  auto n = slimcodec::encode_frame(x.data(), p, f.bytes.data(), f.bytes.size());
-  REQUIRE(n);
-  f.bytes.resize(*n);
-  std::vector<float> y(x.size());
-  REQUIRE(slimcodec::decode_frame(f.bytes.data(), f.bytes.size(), y.data(), y.size()));
-  f.digest = slimcodec::wire::digest_features(y.data(), y.size());
-  return f;
+  return slimcodec::test::make_frame(id, bits, c, h, w, id * 2654435761u + bits);
 }
 
 // Mostly small frames of every bit width, every 16th one the paper's 6x96x96 bottleneck at 4 bits (27,648 B).
