@@ -122,7 +122,7 @@ def prepare_dataset(out_dir: str, folders: Sequence[str] = (), use_debian: bool 
         missing = missing_debian_packages()
         if missing:  # the published runs' split (docs/training.md) has every package's files
             log(f"prepare-data: not installed: {' '.join(missing)}; the data set, and its train/held-out split, "
-                f"differ from the published runs' (apt-get install {' '.join(missing)})")
+                f"differ from the published runs' (scripts/deps train installs them)")
     for folder in folders:
         stills += [("folder", p) for p in folder_images(folder)]
     for pkg, path in stills:
