@@ -682,7 +682,9 @@ int open_descriptors(pid_t pid) {
 void emfile_scenario(const char* path, int count, const std::vector<GoodFrame>& frames) {
   Service svc;
   const rlim_t limit = 128;
-  check(svc.start(path, {"--port", "0", "--idle-timeout-ms", "60000"}, limit), "EMFILE: service did not start");
+  std::vector<std::string> args{"--port", "0", "--idle-timeout-ms", "60000"};
+  if (const char* t = std::getenv("SLIMCODEC_HOSTILE_IO_THREADS")) args.insert(args.end(), {"--io-threads", t});
+  check(svc.start(path, args, limit), "EMFILE: service did not start");
   if (svc.port == 0) return;
   std::vector<int> fds;
   for (int i = 0; i < count; ++i)
@@ -746,6 +748,11 @@ int main(int argc, char** argv) {
   for (uint32_t i = 0; i < 16; ++i) frames.push_back(make_good_frame(100 + i, 2 + i % 7, 6, 32, 32));
 
   const auto t0 = Clock::now();
+  if (const char* only = std::getenv("SLIMCODEC_HOSTILE_ONLY"); only && !std::strcmp(only, "emfile")) {
+    emfile_scenario(path, 300, frames);  // diagnosis: the descriptor scenario alone
+    std::printf("%s in %.1f s\n", g_failures ? "FAILED" : "passed", ms_since(t0) / 1000);
+    return g_failures ? 1 : 0;
+  }
   Service svc;
   std::vector<std::string> args{"--port", "0", "--workers", "2", "--memory-budget-mb", std::to_string(kBudgetMiB),
                                 "--idle-timeout-ms", std::to_string(kIdleTimeoutMs), "--frame-timeout-ms",

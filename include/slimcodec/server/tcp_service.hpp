@@ -127,7 +127,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   asio::ip::tcp::socket socket_;
   TcpService& service_;
-  asio::strand<asio::io_context::executor_type> strand_;
+  // Every handler of this connection runs here (the socket and timers use the io_context's executor, their handlers
+  // are bound to the strand). io_context::strand, not asio::strand<>: with Asio 1.22.1's asio::strand<> (shared,
+  // reference-counted implementations), ASan + UBSan builds reported a strand implementation released once too often
+  // when a timer handler ended the connection (docs/service.md); with io_context::strand (a fixed pool, no counts)
+  // the same 120 runs reported nothing.
+  asio::io_context::strand strand_;
   asio::steady_timer idle_timer_, frame_timer_, write_timer_;
   wire::FrameParser parser_;
   size_t parser_charged_ = 0;  // bytes of parser buffer charged to the service's memory budget
@@ -214,10 +219,10 @@ class TcpService {
       for (auto& c : live) c->shutdown();
       if (live.empty()) return;
       grace_timer_.expires_after(options_.shutdown_grace);
-      grace_timer_.async_wait([this](const asio::error_code& ec) {
+      grace_timer_.async_wait(asio::bind_executor(strand_, [this](const asio::error_code& ec) {
         if (ec) return;
         for (auto& c : live_connections()) c->cut();
-      });
+      }));
     });
   }
 
@@ -244,10 +249,10 @@ class TcpService {
       : io_(io),
         options_(std::move(options)),
         pool_(std::move(pool)),
-        strand_(asio::make_strand(io)),
-        acceptor_(strand_),
-        grace_timer_(strand_),
-        accept_timer_(strand_) {}
+        strand_(io),
+        acceptor_(io),
+        grace_timer_(io),
+        accept_timer_(io) {}
 
   std::vector<std::shared_ptr<detail::Connection>> live_connections() {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -259,16 +264,16 @@ class TcpService {
 
   void accept() {
     if (port_ == 0) port_ = acceptor_.local_endpoint().port();
-    acceptor_.async_accept(io_, [this](const asio::error_code& ec, asio::ip::tcp::socket socket) {
+    acceptor_.async_accept(io_, asio::bind_executor(strand_, [this](const asio::error_code& ec, asio::ip::tcp::socket socket) {
       if (stopping_ || ec == asio::error::operation_aborted) return;  // acceptor closed
       if (ec) {
         // EMFILE/ENFILE (out of descriptors), ENOBUFS, ECONNABORTED...: the listener is fine; try again after a
         // pause (an immediate retry would spin while the descriptors stay exhausted).
         ++stats_.accept_errors;
         accept_timer_.expires_after(options_.accept_backoff);
-        accept_timer_.async_wait([this](const asio::error_code& wait_ec) {
+        accept_timer_.async_wait(asio::bind_executor(strand_, [this](const asio::error_code& wait_ec) {
           if (!wait_ec && !stopping_) accept();
-        });
+        }));
         return;
       }
       size_t live;
@@ -297,14 +302,15 @@ class TcpService {
         }
       }
       accept();
-    });
+    }));
   }
 
   asio::io_context& io_;
   ServiceOptions options_;
   std::unique_ptr<WorkerPool> pool_;
-  // The acceptor and the service's timers: io() may be run by several threads (decode_service --io-threads).
-  asio::strand<asio::io_context::executor_type> strand_;
+  // Serialises the acceptor's and the service's timers' handlers: io() may be run by several threads
+  // (decode_service --io-threads). io_context::strand rather than asio::strand<>: see Connection::strand_.
+  asio::io_context::strand strand_;
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer grace_timer_, accept_timer_;
   std::atomic<size_t> budget_used_{0};
@@ -331,10 +337,10 @@ inline constexpr size_t kKeepSpareBytes = size_t(256) << 10;
 inline Connection::Connection(asio::ip::tcp::socket socket, TcpService& service)
     : socket_(std::move(socket)),
       service_(service),
-      strand_(asio::make_strand(service.io())),
-      idle_timer_(strand_),
-      frame_timer_(strand_),
-      write_timer_(strand_),
+      strand_(service.io()),
+      idle_timer_(service.io()),
+      frame_timer_(service.io()),
+      write_timer_(service.io()),
       parser_(service.options().limits),
       buffer_(new uint8_t[kReadBufferBytes]) {}  // constructed inside try_allocate (TcpService::accept)
 
@@ -358,13 +364,13 @@ inline void Connection::count_cut(bool timed_out) {
 
 inline void Connection::arm_idle_timer() {
   idle_timer_.expires_after(service_.options().idle_timeout);
-  idle_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+  idle_timer_.async_wait(asio::bind_executor(strand_, [self = shared_from_this()](const asio::error_code& ec) {
     if (ec || self->closed_) return;
     // Decoding is the server's time, and a pending write has its own deadline (write_timeout).
     if (self->inflight_ > 0 || self->writing_) return self->arm_idle_timer();
     self->count_cut(true);
     self->close();
-  });
+  }));
 }
 
 // Arms the frame deadline at a frame's first byte and disarms it when the frame completes (submit_frame).
@@ -373,7 +379,7 @@ inline void Connection::track_frame_deadline() {
   if (mid_frame && !frame_timer_armed_) {
     frame_timer_armed_ = true;
     frame_timer_.expires_after(service_.options().frame_timeout);
-    frame_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+    frame_timer_.async_wait(asio::bind_executor(strand_, [self = shared_from_this()](const asio::error_code& ec) {
       if (ec || self->closed_ || !self->frame_timer_armed_) return;
       if (!self->stop_reading_ && (self->pos_ < self->len_ || self->backpressured())) {
         // Reading is paused by back-pressure (our decoding or the client's unread replies, which write_timeout
@@ -383,7 +389,7 @@ inline void Connection::track_frame_deadline() {
       }
       self->count_cut(true);
       self->close();
-    });
+    }));
   } else if (!mid_frame && frame_timer_armed_) {
     frame_timer_armed_ = false;
     frame_timer_.cancel();
@@ -592,11 +598,11 @@ inline void Connection::write_next() {
   if (writing_ || outbox_.empty() || closed_) return close_if_done();
   writing_ = true;
   write_timer_.expires_after(service_.options().write_timeout);
-  write_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+  write_timer_.async_wait(asio::bind_executor(strand_, [self = shared_from_this()](const asio::error_code& ec) {
     if (ec || self->closed_ || !self->writing_) return;
     self->count_cut(true);  // the client does not read its replies
     self->close();
-  });
+  }));
   asio::async_write(socket_, asio::buffer(outbox_.front().bytes.data(), outbox_.front().bytes.size()),
                     asio::bind_executor(strand_, [self = shared_from_this()](const asio::error_code& ec, size_t) {
                       self->writing_ = false;
