@@ -159,7 +159,8 @@ class FrameParser {
 
   // While has_frame(): hands the completed frame's buffer to the caller (frame().payload points into it, at its
   // start) and takes `spare` (empty, or a buffer an earlier call handed out, now free) for the next frames. The
-  // frame is consumed: has_frame() is false afterwards. Without a frame, returns `spare` back and changes nothing.
+  // frame is consumed: has_frame() is false afterwards. Without a frame, or for a discarded one (it has no buffer),
+  // returns `spare` back and changes nothing.
   FrameBuffer take_frame_buffer(FrameBuffer spare = {}) noexcept {
     if (state_ != State::complete || discard_) return spare;
     FrameBuffer out{std::move(buffer_), capacity_};
