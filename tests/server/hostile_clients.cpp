@@ -24,6 +24,10 @@
 // Usage: hostile_clients PATH_TO_SERVICE [--hostile N] [--reps N]
 //   N defaults to 1000 (400 and 2 repetitions under sanitizers, which check memory safety, not latency or RSS;
 //   or $SLIMCODEC_HOSTILE_CONNECTIONS). One report line per repetition.
+// Diagnosis (docs/service.md): SLIMCODEC_HOSTILE_ONLY=KIND[,KIND...] runs those hostile kinds only, or "emfile" the
+// descriptor scenario alone; SLIMCODEC_HOSTILE_SERVICE_ARGS adds service options (e.g. "--io-threads 1"),
+// SLIMCODEC_HOSTILE_IO_THREADS sets them for the descriptor scenario; SLIMCODEC_HOSTILE_DEBUG prints when the slow
+// round trips happened and the hostile connections that did not get their answer.
 #include <slimcodec/codec.hpp>
 #include <slimcodec/device/tcp_transport.hpp>
 #include <slimcodec/wire/header_codec.hpp>
