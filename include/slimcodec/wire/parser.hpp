@@ -4,7 +4,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -39,15 +38,9 @@ inline Result<FrameView> parse_frame(const uint8_t* buf, size_t n, const ParserL
 }
 
 // A buffer a FrameParser reads payloads into: payload_size bytes, then the 4-byte trailer. Handed out with the
-// frame it holds (FrameParser::take_frame_buffer), so a server decodes from the bytes the parser received. It comes
-// from std::malloc and grows with std::realloc, which moves a large (mmap'ed) buffer by remapping its pages rather
-// than copying and faulting them in afresh.
-struct FreeBytes {
-  void operator()(uint8_t* p) const noexcept { std::free(p); }
-};
-using MallocBytes = std::unique_ptr<uint8_t[], FreeBytes>;
+// frame it holds (FrameParser::take_frame_buffer), so a server decodes from the bytes the parser received.
 struct FrameBuffer {
-  MallocBytes data;
+  std::unique_ptr<uint8_t[]> data;
   size_t capacity = 0;
 };
 
@@ -240,14 +233,10 @@ class FrameParser {
     size_t grown = capacity_ > kFirst / 2 ? 2 * capacity_ : kFirst;
     if (grown > body) grown = body;
     if (grown < bytes) grown = bytes;
-    if (have_ == 0) {  // nothing to keep: no copy
-      buffer_.reset();
-      capacity_ = 0;
-    }
-    void* bigger = std::realloc(buffer_.get(), grown);
-    if (bigger == nullptr) return false;  // the old buffer, and the bytes in it, stay
-    (void)buffer_.release();
-    buffer_.reset(static_cast<uint8_t*>(bigger));
+    std::unique_ptr<uint8_t[]> bigger(new (std::nothrow) uint8_t[grown]);
+    if (!bigger) return false;  // the old buffer, and the bytes in it, stay
+    if (have_ > 0) std::memcpy(bigger.get(), buffer_.get(), have_);
+    buffer_ = std::move(bigger);
     capacity_ = grown;
     return true;
   }
@@ -260,7 +249,7 @@ class FrameParser {
   bool discard_ = false;     // discard_body(): payload checked, not kept
   uint8_t trailer_[kTrailerSize] = {};  // a discarded frame's trailer
   uint8_t header_[kHeaderSize] = {};
-  MallocBytes buffer_;
+  std::unique_ptr<uint8_t[]> buffer_;
   size_t capacity_ = 0;
   FrameView view_{};
   Error error_{};
