@@ -25,9 +25,8 @@ inline constexpr size_t kKeepScratchBytes = size_t(16) << 20;
 // A frame of at least this many values (1 MiB of floats) is heavy work for the worker pool (TaskOrder::heavy): it
 // may not take every decode thread at once.
 inline constexpr uint64_t kHeavyFrameValues = uint64_t(1) << 18;
-inline bool heavy_frame(const wire::FrameHeader& h) {
-  return uint64_t(h.channels) * h.height * h.width >= kHeavyFrameValues;
-}
+inline uint64_t frame_values(const wire::FrameHeader& h) { return uint64_t(h.channels) * h.height * h.width; }
+inline bool heavy_frame(const wire::FrameHeader& h) { return frame_values(h) >= kHeavyFrameValues; }
 
 // `payload` holds the frame's payload_size bytes (the parser checked its CRC). `tables`: the codec-1 tables, or
 // nullptr when the service has none.

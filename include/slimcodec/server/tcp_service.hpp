@@ -411,7 +411,7 @@ inline bool Connection::charge_parser() {
 // is read through and checked but not kept (FrameParser::discard_body), then answered `overloaded`, so it costs
 // neither memory nor copies, however many such frames arrive.
 inline bool Connection::beyond_budget(const wire::FrameHeader& h) const {
-  const uint64_t bytes = uint64_t(h.payload_size) + uint64_t(h.channels) * h.height * h.width * sizeof(float);
+  const uint64_t bytes = uint64_t(h.payload_size) + frame_values(h) * sizeof(float);
   return bytes > service_.options().memory_budget;
 }
 
@@ -499,7 +499,7 @@ inline void Connection::submit_frame() {
   // The frame's buffer goes to the job as it is (no copy); the parser takes a spare for the next frame. The
   // buffer stays charged to the budget (moved from the parser's share to the job's); the dequantized floats are
   // charged here.
-  const size_t floats = size_t(uint64_t(header.channels) * header.height * header.width * sizeof(float));
+  const size_t floats = size_t(frame_values(header) * sizeof(float));
   if (!service_.charge(floats)) {
     ++service_.stats().frames_overloaded;
     answer_now(header, Errc::overloaded);  // the buffer stays with the parser

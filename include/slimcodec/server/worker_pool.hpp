@@ -91,7 +91,7 @@ class PoolTask {
 
 // Where a task goes in the queue. Tasks run in order of `rank`, then of arrival: a transport passes how many tasks
 // the same client already has queued or running, so each client's next frame comes before anyone's frame after it,
-// and a client flooding the service waits behind its own frames rather than making others wait. A `heavy` task
+// and a client flooding the service waits behind its own frames rather than making others wait. A `heavy`
 // task (a large frame) keeps its place in that order but runs on at most workers - 1 threads at once when there are
 // two or more, so that small frames always have a thread.
 struct TaskOrder {
