@@ -5,7 +5,11 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from slimtrain.cli import main  # noqa: E402
+from slimtrain.threads import set_thread_variables  # noqa: E402  (imports no torch)
 
 if __name__ == "__main__":
+    # OpenMP, OpenBLAS and MKL read their thread counts once, when torch loads: set them first, or their threads
+    # fight each other and whatever runs on the other core (docs/training.md).
+    set_thread_variables(sys.argv[1:])
+    from slimtrain.cli import main
     sys.exit(main())

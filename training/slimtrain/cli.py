@@ -18,20 +18,21 @@ from .export import export_torchscript, load_student, save_student
 from .report import build_table, write_all
 from .student import Student, encoder_macs
 from .teacher import load_teacher
+from .threads import thread_count
 from .train import TrainConfig, train
 
 # Presets: the smoke one must stay within a couple of CPU minutes; the full one within a GPU lease.
 kPresets = {
     "smoke": dict(input_size=128, views=2, train_limit=4, heldout_limit=2, steps=8, batch=2, lr=3e-3,
                   time_budget=0.0, later_taps=(), amp="none", eval_batch=4, log_every=5, checkpoint_every=10),
-    # Two-core CPU: 240 steps of 16 crops of 64x64, then 360 steps of 2 whole 256x256 views (about 10 + 29
-    # minutes with one OpenMP thread while a second run uses the other core), cosine learning rate. Counted in
-    # steps, so that seeds and the ablation compare step for step whatever else the machine does; the time
-    # budget is a safety net. The ablation trains beside it in a second process (--parallel-ablation).
-    "cpu": dict(input_size=512, views=12, train_limit=None, heldout_limit=None, steps=600, batch=2, lr=2e-3,
-                time_budget=50 * 60.0, later_taps=(), amp="none", eval_batch=8, log_every=25, checkpoint_every=25,
-                schedule="cosine", crop=64, crop_batch=16, crop_fraction=0.4, margin=3,
-                curve_at=(0.4, 0.6, 0.8, 1.0)),
+    # One pinned CPU core: 16 crops of 64x64 per step for the first quarter of the steps, then one whole
+    # 256x256 view per step to the end (about 1.5-2 s a step either way on an idle core). Adam 2e-3 after a
+    # 50-step warm-up, constant, then a linear decay over the last 15 %. Counted in steps only, so a loaded
+    # machine changes how long it takes, not what it learns; --steps sets the budget, --resume stacks sittings.
+    "cpu": dict(input_size=512, views=12, train_limit=None, heldout_limit=None, steps=3000, batch=1, lr=2e-3,
+                time_budget=0.0, later_taps=(), amp="none", eval_batch=8, log_every=25, checkpoint_every=100,
+                schedule="linear", crop=64, crop_batch=16, crop_fraction=0.25, margin=3,
+                curve_at=(0.25, 0.5, 0.75, 1.0)),
     "full": dict(input_size=512, views=48, train_limit=None, heldout_limit=None, steps=100000, batch=32, lr=2e-3,
                  time_budget=180.0, later_taps=(), amp="bf16", eval_batch=32, log_every=100, checkpoint_every=500),
 }
@@ -111,21 +112,17 @@ def _report_info(args, teacher, evaluator, p, results, device, n_train, n_views)
             "training": training}
 
 
-def _threads(spec: str) -> int:
-    """--threads: a number, or 'auto': the cores not busy now (1-minute load average), at least one. On a loaded
-    machine a second OpenMP thread costs more than it brings (docs/training.md)."""
-    if spec != "auto":
-        return max(1, int(spec))
-    return max(1, (os.cpu_count() or 1) - int(round(os.getloadavg()[0])))
 
 
-def _curve_probe(evaluator, log):
+def _curve_probe(evaluator, command):
     """Held-out mAP and tap NMSE of s = 1 and s = 4 at b = 2 and b = 4: the learning curve's points."""
     def probe(step, student):
-        out = {}
+        out = {"command": command}
         for s_, b_ in ((1, 2), (1, 4), (4, 2), (4, 4)):
             r = evaluator.student(student, s_, b_)
-            out[f"s{s_}b{b_}"] = {"map": round(r["map"], 2), "tap_nmse": round(r["tap_nmse"], 4)}
+            out[f"s{s_}b{b_}"] = {"map": round(r["map"], 2), "major_map": round(r.get("major_map", float("nan")), 2),
+                                  "person_ap": round(r.get("per_class", {}).get(0, float("nan")), 2),
+                                  "tap_nmse": round(r["tap_nmse"], 4)}
         return out
     return probe
 
@@ -134,8 +131,8 @@ def _train_variant(variant, args, p, teacher, cache, device, evaluator=None):
     cfg = TrainConfig(steps=p["steps"], batch=p["batch"], lr=p["lr"], time_budget=p["time_budget"],
                       later_taps=tuple(p["later_taps"]), amp=p["amp"], channels_last=device.type == "cuda",
                       seed=args.seed, log_every=p["log_every"], checkpoint_every=p["checkpoint_every"],
-                      noise=variant == "noise", **{k: p[k] for k in ("schedule", "crop", "crop_batch",
-                                                                      "crop_fraction", "margin") if k in p})
+                      noise=variant == "noise", proxy=args.proxy,
+                      **{k: p[k] for k in ("schedule", "crop", "crop_batch", "crop_fraction", "margin") if k in p})
     if variant == "noise" and evaluator is not None and p.get("curve_at"):
         cfg = dataclasses.replace(cfg, curve_at=tuple(p["curve_at"]))
     torch.manual_seed(args.seed)
@@ -143,7 +140,7 @@ def _train_variant(variant, args, p, teacher, cache, device, evaluator=None):
     _log("training with noise regularization (sandwich rule)" if variant == "noise" else
          "ablation: training without noise regularization")
     result = train(student, teacher, cache, cfg, device, os.path.join(args.out, f"{variant}.ckpt"), args.resume,
-                   log=_log, on_curve=_curve_probe(evaluator, _log) if evaluator is not None else None)
+                   log=_log, on_curve=_curve_probe(evaluator, args.command_line) if evaluator is not None else None)
     return student, result
 
 
@@ -175,8 +172,8 @@ def cmd_run(args):
     device = _device(args.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels once
-    elif args.threads:
-        torch.set_num_threads(_threads(args.threads))
+    else:
+        torch.set_num_threads(thread_count(args.threads))
     os.makedirs(args.out, exist_ok=True)
     t_start = time.monotonic()
     torch.manual_seed(args.seed)
@@ -344,7 +341,7 @@ def cmd_spread(args):
     """How far apart two rows must be to differ: per weights file and (s, b), held-out mAP, its bootstrap spread
     over image resamples, and with two or more files (seeds) the spread between them."""
     device = _device(args.device)
-    torch.set_num_threads(_threads(args.threads))
+    torch.set_num_threads(thread_count(args.threads))
     from slimcodec_ref import load_safetensors
     size = json.loads(load_safetensors(args.weights[0])[1].get("teacher_input", "[512, 512]"))[0]
     teacher = _teacher(args.teacher, size, device)
@@ -411,7 +408,12 @@ def main(argv=None) -> int:
     p.add_argument("--teacher", default="centernet")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", default="auto", help="OpenMP threads on the CPU: a number or 'auto' (idle cores)")
+    p.add_argument("--threads", default="1", help="threads on the CPU (OpenMP, OpenBLAS, MKL): a number or 'auto' "
+                                                   "(idle cores); set before torch loads")
+    p.add_argument("--pin-core", default="auto", help="run on this one core; 'auto': the last core for the cpu "
+                                                      "preset, unpinned otherwise; 'none'")
+    p.add_argument("--proxy", choices=("ste", "noise"), default="ste",
+                   help="quantizer proxy while training: straight-through hard quantizer, or uniform noise")
     p.add_argument("--variant", choices=("both", "noise", "ablation"), default="both",
                    help="train both (default), or only the main run or only the ablation")
     p.add_argument("--parallel-ablation", action="store_true",

@@ -4,6 +4,10 @@ Per class: detections of each image, best score first and at most max_dets, are 
 ground-truth box of highest IoU >= t; precision is made monotone and read at 101 recall points; AP is averaged
 over the 10 IoU thresholds and over the classes that have ground truth. No crowd or area ranges: the reference
 boxes here are a teacher's detections.
+
+Averaging classes equally lets a class with one reference box weigh as much as one with hundreds, so the result
+also gives each class's AP and object count, and `major_map`: the mean over the classes with at least
+`kMajorObjects` reference objects.
 """
 from typing import Dict, List, Sequence
 
@@ -11,6 +15,7 @@ import numpy as np
 
 kIouThresholds = np.linspace(0.5, 0.95, 10)
 kRecallPoints = np.linspace(0.0, 1.0, 101)
+kMajorObjects = 10
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -45,10 +50,12 @@ def _match(iou: np.ndarray, t: float) -> np.ndarray:
 def mean_average_precision(gt: Sequence[Dict[str, np.ndarray]], det: Sequence[Dict[str, np.ndarray]],
                            max_dets: int = 100) -> Dict[str, float]:
     """gt[i]: {'boxes' [G,4], 'classes' [G]}; det[i]: {'boxes' [D,4], 'scores' [D], 'classes' [D]}, one per image.
-    Returns {'map', 'ap50', 'ap75', 'classes'} with AP in 0..100 (NaN when no class has ground truth)."""
+    Returns {'map', 'ap50', 'ap75', 'classes', 'major_map', 'per_class', 'objects'} with AP in 0..100 (NaN when no
+    class has ground truth); per_class and objects are keyed by class id."""
     if len(gt) != len(det):
         raise ValueError("gt and det must list the same images")
     classes = sorted({int(c) for g in gt for c in g["classes"]})
+    counts = {c: int(sum(int(np.sum(np.asarray(g["classes"]) == c)) for g in gt)) for c in classes}
     ap = np.full((len(kIouThresholds), len(classes)), np.nan)
     for ci, c in enumerate(classes):
         scores: List[np.ndarray] = []
@@ -84,6 +91,11 @@ def mean_average_precision(gt: Sequence[Dict[str, np.ndarray]], det: Sequence[Di
             q[ok] = precision[idx[ok]]
             ap[ti, ci] = q.mean()
     if not classes:
-        return {"map": float("nan"), "ap50": float("nan"), "ap75": float("nan"), "classes": 0}
+        return {"map": float("nan"), "ap50": float("nan"), "ap75": float("nan"), "classes": 0,
+                "major_map": float("nan"), "per_class": {}, "objects": {}}
+    per_class = {c: 100.0 * float(ap[:, ci].mean()) for ci, c in enumerate(classes)}
+    major = [per_class[c] for c in classes if counts[c] >= kMajorObjects]
     return {"map": 100.0 * float(np.nanmean(ap)), "ap50": 100.0 * float(np.nanmean(ap[0])),
-            "ap75": 100.0 * float(np.nanmean(ap[5])), "classes": len(classes)}
+            "ap75": 100.0 * float(np.nanmean(ap[5])), "classes": len(classes),
+            "major_map": float(np.mean(major)) if major else float("nan"), "per_class": per_class,
+            "objects": counts}

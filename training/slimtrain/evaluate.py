@@ -75,8 +75,13 @@ class Evaluator:
                                      mode="bilinear", align_corners=False)
                 up = F.interpolate(half, size=(h, w), mode="bilinear", align_corners=False)
                 taps.append(self.teacher.head(up))
-            half_res = self.score(self._predict_from_taps(torch.cat(taps)))["map"]
-        return {"teacher_fp32": own, "teacher_half_resolution": half_res}
+            half = self.score(self._predict_from_taps(torch.cat(taps)))
+        out = {"teacher_fp32": own, "teacher_half_resolution": half["map"]}
+        if self.detector:
+            out["teacher_half_resolution_major_map"] = half["major_map"]
+            out["teacher_half_resolution_per_class"] = half["per_class"]
+            out["objects_per_class"] = half["objects"]
+        return out
 
     def predictions(self, student: Student, s: int, bits: Optional[int]) -> torch.Tensor:
         """The teacher tail's decoded predictions on the student's reconstruction, one row block per image."""
@@ -118,5 +123,6 @@ class Evaluator:
             for b in list(bits) + [None]:
                 r = self.student(student, s, b)
                 rows.append({"s": s, "b": b, **r})
-                log(f"  s={s} b={b or 'fp32'}: {self.teacher.metric} {r['map']:.2f}  tap nmse {r['tap_nmse']:.4f}")
+                major = f"  major_map {r['major_map']:.2f}" if "major_map" in r else ""
+                log(f"  s={s} b={b or 'fp32'}: {self.teacher.metric} {r['map']:.2f}{major}  tap nmse {r['tap_nmse']:.4f}")
         return rows

@@ -17,6 +17,18 @@ def _r(v: float, nd: int = 2):
     return None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), nd)
 
 
+def _class_scores(r: dict) -> dict:
+    """major_map (classes with >= 10 reference objects) and AP per class name, where the evaluator gave them."""
+    if "per_class" not in r:
+        return {}
+    return {"major_map": _r(r.get("major_map")), "per_class": _named(r["per_class"])}
+
+
+def _named(per_class: dict) -> dict:
+    from .centernet import kCocoClasses
+    return {kCocoClasses[int(c)]: _r(v) for c, v in sorted(per_class.items(), key=lambda kv: int(kv[0]))}
+
+
 def build_table(info: dict, rows: List[dict], ablation: Optional[List[dict]], calibration: Dict[str, float],
                 bottleneck_values: int, mmacs_per_member: float) -> dict:
     """rows/ablation: evaluator rows {'s', 'b' (None = fp32), 'map', 'ap50', 'tap_nmse'}."""
@@ -26,14 +38,14 @@ def build_table(info: dict, rows: List[dict], ablation: Optional[List[dict]], ca
             if r["b"] is None:
                 continue
             pb = payload_bytes(bottleneck_values, r["b"])
-            out.append({"s": r["s"], "b": r["b"], "accuracy": _r(r["map"]), "ap50": _r(r.get("ap50")),
-                        "tap_nmse": _r(r["tap_nmse"], 5), "bytes": pb + kFrameOverhead, "payload_bytes": pb,
-                        "encoder_mmacs": _r(mmacs_per_member * r["s"], 1)})
+            out.append({"s": r["s"], "b": r["b"], "accuracy": _r(r["map"]), **_class_scores(r),
+                        "ap50": _r(r.get("ap50")), "tap_nmse": _r(r["tap_nmse"], 5), "bytes": pb + kFrameOverhead,
+                        "payload_bytes": pb, "encoder_mmacs": _r(mmacs_per_member * r["s"], 1)})
         return out
 
     def fp32(rs):
-        return [{"s": r["s"], "accuracy": _r(r["map"]), "ap50": _r(r.get("ap50")), "tap_nmse": _r(r["tap_nmse"], 5),
-                 "bytes": 4 * bottleneck_values} for r in rs if r["b"] is None]
+        return [{"s": r["s"], "accuracy": _r(r["map"]), **_class_scores(r), "ap50": _r(r.get("ap50")),
+                 "tap_nmse": _r(r["tap_nmse"], 5), "bytes": 4 * bottleneck_values} for r in rs if r["b"] is None]
 
     table = {
         "source": info["source"],
@@ -44,7 +56,7 @@ def build_table(info: dict, rows: List[dict], ablation: Optional[List[dict]], ca
         "configurations": configs(rows),
         "unquantized_reference": {"note": "fp32 bottleneck (no quantization); not an operating point on the wire",
                                   "configurations": fp32(rows)},
-        "calibration": {k: _r(v) for k, v in calibration.items()},
+        "calibration": {k: _named(v) if isinstance(v, dict) else _r(v) for k, v in calibration.items()},
         "quantizer": info["quantizer"],
         "training": info["training"],
     }

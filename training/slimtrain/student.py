@@ -2,8 +2,12 @@
 
 The quantizer is the library's (include/slimcodec/quant): bounds [-B, B] with B = k * member_sigma *
 sqrt(sum_{m<s} 4^-m) (quant::bounds_from_ensemble, what the device's FrameEncoder uses), L = 2^b - 1 levels,
-q = round_half_even(clamp((x + B) * L / 2B, 0, L)), x' = q * 2B / L - B. Training replaces the rounding with
-uniform noise of one quantization step (noise regularization); the no-noise ablation trains unquantized.
+q = round_half_even(clamp((x + B) * L / 2B, 0, L)), x' = q * 2B / L - B. Every path clamps the latent to
+[-B, B] first, the unquantized one included, so training, evaluation, probes and export see the same values.
+Training passes the clamped latent through a proxy of the quantizer: "ste" (the real quantizer forward, identity
+gradient inside the bounds: the reconstructor learns on exactly what it will receive, at b = 1 too, where uniform
+noise of one step, U(-B, B), is wider than the latent itself) or "noise" (clamp + uniform noise of one step).
+The no-noise ablation trains on the clamped latent alone.
 """
 import math
 from typing import Optional
@@ -78,9 +82,13 @@ class Student(nn.Module):
 
     def bottleneck(self, z: torch.Tensor, s: int, bits: Optional[int], mode: str,
                    generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        """mode: 'fp32' (no quantization), 'noise' (training proxy), 'hard' (real quantizer)."""
+        """mode: 'fp32' (clamped, not quantized), 'noise' or 'ste' (training proxies), 'hard' (real quantizer)."""
         if bits is None or mode == "fp32":
-            return z
+            bound = self.bound(s)
+            return z.clamp(-bound, bound)
+        if mode == "ste":
+            c = z.clamp(-self.bound(s), self.bound(s))
+            return c + (quantize(c, bits, self.bound(s)) - c).detach()
         if mode == "noise":
             return add_quant_noise(z, bits, self.bound(s), generator)
         if mode == "hard":

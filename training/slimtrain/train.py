@@ -1,15 +1,18 @@
-"""Slimmable distillation: sandwich rule, noise regularization, Adam with step decay, resumable checkpoints.
+"""Slimmable distillation: sandwich rule, a quantizer proxy at the bottleneck, Adam on a step schedule, resumable.
 
 Each step draws a batch of cached views and trains the ensemble sizes {1, max} plus `middle` random sizes in
 between (the sandwich rule), accumulating their gradients into one Adam step. The loss is the MSE between the
 reconstructed tap and the teacher's, divided by the target's mean square, plus optionally the same at later taps
-after running the frozen teacher tail. With noise regularization each pass draws a bit width and adds one
-quantization step of uniform noise at the bottleneck; without it the bottleneck stays fp32 (the ablation).
-The learning rate halves at each of `lr_phases` equal parts of the run, or follows a cosine to lr_final
-(`schedule`), with progress measured in steps or, with a time budget, in whichever of steps and seconds runs
-out first.
+after running the frozen teacher tail. Each pass draws a bit width from `train_bits` (0: the clamped fp32
+bottleneck) and passes the latent through the quantizer proxy (`Student.bottleneck`); the ablation trains with the
+clamped fp32 bottleneck only.
 
-Crop distillation (`crop` > 0): for the first `crop_fraction` of the run each step trains on `crop_batch`
+The schedule is counted in steps, never in seconds, so a loaded machine changes how long a run takes, not what it
+learns, and `--resume` continues the same curve: a linear warm-up, a constant learning rate, and a linear decay to
+`lr_final` over the last `decay_fraction` of the steps ("linear"); "cosine" and "step" (halve at each of
+`lr_phases`) remain for comparison. `time_budget` only stops a run early, as a safety net.
+
+Crop distillation (`crop` > 0): for the first `crop_fraction` of the steps each step trains on `crop_batch`
 aligned crops instead of whole views. The tap is a local function of the frame (stride 4) and the student is
 convolutional, so a c x c crop of the student input at an offset that is a multiple of 4 maps onto the
 c/2 x c/2 crop of the cached full-view tap. `margin` tap pixels along the crop's border are left out of the
@@ -41,22 +44,26 @@ class TrainConfig:
     lr_decay: float = 0.5
     lr_phases: int = 4
     middle: int = 1  # random sizes between 1 and max per step
-    noise: bool = True
-    train_bits: Tuple[int, ...] = (1, 2, 3, 4)
+    noise: bool = True  # False: the ablation (clamped fp32 bottleneck only)
+    proxy: str = "ste"  # quantizer proxy while training: "ste" (hard forward, straight-through) or "noise"
+    train_bits: Tuple[int, ...] = (0, 1, 2, 3, 4)  # 0: the clamped fp32 bottleneck
     later_taps: Tuple[str, ...] = ()
     later_weight: float = 0.5
-    time_budget: float = 0.0  # seconds of training; 0 = steps only
+    time_budget: float = 0.0  # stop after this many seconds of training (a safety net; the schedule is by steps)
     amp: str = "none"  # "bf16": autocast on CUDA
     channels_last: bool = False
     seed: int = 0
     checkpoint_every: int = 200
+    checkpoint_seconds: float = 240.0  # also checkpoint when this much training time passed since the last one
     log_every: int = 20
     probe_views: int = 16  # fixed views whose loss is measured before and after training
-    schedule: str = "step"  # "step": halve at each of lr_phases; "cosine": lr -> lr_final
+    schedule: str = "linear"  # "linear": warm-up, constant, linear decay; "cosine"; "step": halve per phase
     lr_final: float = 5e-5
+    warmup_steps: int = 50  # at most a tenth of the steps
+    decay_fraction: float = 0.15  # "linear": the share of the steps over which the rate falls to lr_final
     crop: int = 0  # student-input crop side for the crop phase (multiple of 4); 0 = whole views only
     crop_batch: int = 16
-    crop_fraction: float = 0.0  # share of the run (steps or time) trained on crops
+    crop_fraction: float = 0.0  # share of the steps trained on crops
     margin: int = 3  # tap pixels left out of the loss along each crop border
     curve_at: Tuple[float, ...] = ()  # fractions of the run at which `on_curve` is called (learning curve)
 
@@ -148,15 +155,20 @@ class Progress:
             self.stream.write("\n")
 
 
-def _progress(cfg: TrainConfig, step: int, elapsed: float) -> float:
-    progress = step / max(1, cfg.steps)
-    if cfg.time_budget > 0:
-        progress = max(progress, elapsed / cfg.time_budget)
-    return min(1.0, progress)
+def _progress(cfg: TrainConfig, step: int) -> float:
+    return min(1.0, step / max(1, cfg.steps))
 
 
-def _lr_at(cfg: TrainConfig, step: int, elapsed: float) -> float:
-    progress = _progress(cfg, step, elapsed)
+def _lr_at(cfg: TrainConfig, step: int) -> float:
+    progress = _progress(cfg, step)
+    if cfg.schedule == "linear":
+        warmup = min(cfg.warmup_steps, cfg.steps // 10)  # short runs (the smoke one) skip the warm-up
+        if step < warmup:
+            return cfg.lr * (0.1 + 0.9 * step / warmup)
+        decay_start = 1.0 - cfg.decay_fraction
+        if progress <= decay_start:
+            return cfg.lr
+        return cfg.lr + (cfg.lr_final - cfg.lr) * (progress - decay_start) / max(cfg.decay_fraction, 1e-9)
     if cfg.schedule == "cosine":
         return cfg.lr_final + 0.5 * (cfg.lr - cfg.lr_final) * (1 + math.cos(math.pi * progress))
     phase = min(cfg.lr_phases - 1, int(progress * cfg.lr_phases))
@@ -258,14 +270,15 @@ def train(student: Student, teacher, cache: TargetCache, cfg: TrainConfig, devic
         if train_seconds is None:
             train_seconds = elapsed0 + c0 - t0
         point = {"fraction": fraction, "step": step, "train_seconds": round(train_seconds, 1),
-                 **on_curve(step, student)}
+                 "core_hours": round(train_seconds * torch.get_num_threads() / 3600, 3), **on_curve(step, student)}
         student.train()
         curve.append(point)
         t0 += time.monotonic() - c0  # evaluation time is not training time
         checkpoint_now()
 
     pending = sorted(f for f in cfg.curve_at if f < 1.0 and not any(p["fraction"] == f for p in curve))
-    in_crops = cfg.crop > 0 and _progress(cfg, step, elapsed0) < cfg.crop_fraction
+    in_crops = cfg.crop > 0 and _progress(cfg, step) < cfg.crop_fraction
+    last_checkpoint = time.monotonic()
     if in_crops:
         log(f"crop phase: {cfg.crop_batch} crops of {cfg.crop}x{cfg.crop} per step, margin {cfg.margin} tap px, "
             f"for {cfg.crop_fraction:.0%} of the run; then whole views, {cfg.batch} per step")
@@ -274,7 +287,7 @@ def train(student: Student, teacher, cache: TargetCache, cfg: TrainConfig, devic
         if cfg.time_budget > 0 and elapsed >= cfg.time_budget:
             log(f"time budget of {cfg.time_budget:.0f} s reached at step {step}")
             break
-        frac = _progress(cfg, step, elapsed)
+        frac = _progress(cfg, step)
         if on_curve and pending and frac >= pending[0]:
             curve_point(pending.pop(0))
             log(f"learning curve at step {step}: {curve[-1]}")
@@ -290,7 +303,7 @@ def train(student: Student, teacher, cache: TargetCache, cfg: TrainConfig, devic
             log(f"whole views from step {step} ({elapsed:.0f} s); probe loss on whole views "
                 + " ".join(f"s{k}={v:.4f}" for k, v in gap["whole_views"].items()) + ", on crops (inside the margin) "
                 + " ".join(f"s{k}={v:.4f}" for k, v in gap["crops"].items()))
-        lr = _lr_at(cfg, step, elapsed)
+        lr = _lr_at(cfg, step)
         for group in opt.param_groups:
             group["lr"] = lr
         if in_crops:
@@ -310,9 +323,9 @@ def train(student: Student, teacher, cache: TargetCache, cfg: TrainConfig, devic
             x = x.contiguous(memory_format=torch.channels_last)
         sizes = sandwich_sizes(members, cfg.middle, rng)
         for s in sizes:
-            bits = int(rng.choice(cfg.train_bits)) if cfg.noise else None
+            bits = int(rng.choice(cfg.train_bits)) if cfg.noise else 0
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext():
-                y = student(x, s, bits, "noise" if cfg.noise else "fp32")
+                y = student(x, s, bits or None, cfg.proxy if bits else "fp32")
                 loss = F.mse_loss(y.float()[inner], target[inner]) / scale["tap"]
                 if later:
                     _, extra = teacher.tail(y, later)
@@ -331,8 +344,10 @@ def train(student: Student, teacher, cache: TargetCache, cfg: TrainConfig, devic
         run_s = time.monotonic() - t0
         left = cfg.time_budget - (elapsed0 + run_s) if cfg.time_budget > 0 else None
         progress.update(step, lr, ema, images_done / max(run_s, 1e-9), left)
-        if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+        if (cfg.checkpoint_every and step % cfg.checkpoint_every == 0) or \
+                time.monotonic() - last_checkpoint >= cfg.checkpoint_seconds:
             checkpoint_now()
+            last_checkpoint = time.monotonic()
     progress.close()
     checkpoint_now()
     seconds = time.monotonic() - t0

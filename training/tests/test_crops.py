@@ -96,11 +96,27 @@ class CropThenWholeViews(unittest.TestCase):
 class CosineSchedule(unittest.TestCase):
     def test_starts_at_lr_and_ends_at_lr_final(self):
         cfg = TrainConfig(steps=100, lr=2e-3, lr_final=5e-5, schedule="cosine")
-        self.assertAlmostEqual(_lr_at(cfg, 0, 0.0), 2e-3)
-        self.assertAlmostEqual(_lr_at(cfg, 50, 0.0), (2e-3 + 5e-5) / 2)
-        self.assertAlmostEqual(_lr_at(cfg, 100, 0.0), 5e-5)
-        timed = TrainConfig(steps=10 ** 6, lr=2e-3, lr_final=5e-5, schedule="cosine", time_budget=100.0)
-        self.assertAlmostEqual(_lr_at(timed, 1, 100.0), 5e-5)  # the time budget sets the progress
+        self.assertAlmostEqual(_lr_at(cfg, 0), 2e-3)
+        self.assertAlmostEqual(_lr_at(cfg, 50), (2e-3 + 5e-5) / 2)
+        self.assertAlmostEqual(_lr_at(cfg, 100), 5e-5)
+
+
+class LinearSchedule(unittest.TestCase):
+    def test_warmup_constant_then_linear_decay_by_steps(self):
+        cfg = TrainConfig(steps=1000, lr=2e-3, lr_final=5e-5, schedule="linear", warmup_steps=50, decay_fraction=0.15)
+        self.assertAlmostEqual(_lr_at(cfg, 0), 2e-4)
+        self.assertAlmostEqual(_lr_at(cfg, 25), 2e-3 * (0.1 + 0.9 * 0.5))
+        for step in (50, 400, 850):
+            self.assertAlmostEqual(_lr_at(cfg, step), 2e-3)
+        self.assertAlmostEqual(_lr_at(cfg, 925), (2e-3 + 5e-5) / 2)
+        self.assertAlmostEqual(_lr_at(cfg, 1000), 5e-5)
+        rates = [_lr_at(cfg, s) for s in range(850, 1001)]
+        self.assertTrue(all(a >= b for a, b in zip(rates, rates[1:])))
+
+    def test_the_clock_never_changes_the_rate(self):
+        # A time budget only stops the run; the rate at a step is the same however long the steps took.
+        timed = TrainConfig(steps=1000, lr=2e-3, schedule="linear", time_budget=1.0)
+        self.assertEqual(_lr_at(timed, 500), _lr_at(TrainConfig(steps=1000, lr=2e-3, schedule="linear"), 500))
 
 
 if __name__ == "__main__":

@@ -78,6 +78,32 @@ class QuantizerTest(unittest.TestCase):
         self.assertEqual(x.grad.tolist(), [1.0, 0.0])
 
 
+class BottleneckTest(unittest.TestCase):
+    def test_every_mode_clamps_to_the_same_bounds(self):
+        # fp32 included: the reconstructor never sees a value outside [-B, B], in training or evaluation.
+        st = Student()
+        z = torch.linspace(-20, 20, 4001)
+        for s in (1, 4):
+            bound = st.bound(s)
+            fp = st.bottleneck(z, s, None, "fp32")
+            self.assertTrue(torch.equal(fp, z.clamp(-bound, bound)))
+            for mode in ("hard", "ste", "noise"):
+                y = st.bottleneck(z, s, 2, mode)
+                self.assertLessEqual(y.abs().max().item(), bound * (1 + 1e-6) + 2 * bound / 3 / 2)
+
+    def test_ste_is_the_hard_quantizer_forward_and_identity_backward_inside_the_bounds(self):
+        st = Student()
+        g = torch.Generator().manual_seed(3)
+        z = (torch.randn(20000, generator=g) * 3).requires_grad_(True)
+        for bits in (1, 2, 4):
+            y = st.bottleneck(z, 4, bits, "ste")
+            self.assertTrue(torch.equal(y.detach(), st.bottleneck(z.detach(), 4, bits, "hard")))
+            z.grad = None
+            y.sum().backward()
+            inside = (z.detach().abs() < st.bound(4)).float()
+            self.assertTrue(torch.equal(z.grad, inside))
+
+
 class StudentTest(unittest.TestCase):
     def test_macs_match_the_cpp_spec(self):
         # layers/paper.hpp: Member::macs({3, 384, 384}) == 73,801,940 (convs plus the squeeze-excite FCs).
@@ -87,7 +113,7 @@ class StudentTest(unittest.TestCase):
     def test_shapes_and_modes(self):
         st = Student().eval()
         x = torch.randn(2, 3, 32, 32)
-        for mode, bits in (("fp32", None), ("noise", 2), ("hard", 1)):
+        for mode, bits in (("fp32", None), ("noise", 2), ("ste", 2), ("hard", 1)):
             self.assertEqual(tuple(st(x, 3, bits, mode).shape), (2, 24, 16, 16))
         with self.assertRaises(ValueError):
             st(x, 5)
