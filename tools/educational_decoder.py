@@ -127,6 +127,9 @@ def parse_header(buf, limit):
         raise FrameError("length_mismatch", "payload_size %d" % payload_size)
     if codec == 1 and not (payload_size >= RANS_HEADER and payload_size % 2 == 0 and payload_size < raw_size):
         raise FrameError("length_mismatch", "codec 1 payload_size %d (codec 0: %d)" % (payload_size, raw_size))
+    if codec == 1 and channels * height * width > RANS_MAX_VALUES_PER_BYTE * payload_size:
+        raise FrameError("length_mismatch", "codec 1: %d values in %d payload bytes (at most %d per byte)"
+                         % (channels * height * width, payload_size, RANS_MAX_VALUES_PER_BYTE))
     if payload_size > limit:
         raise FrameError("length_too_large", "payload_size %d > limit %d" % (payload_size, limit))
     return dict(bound_mode=bound_mode, codec=codec, ensemble_size=ensemble_size, bits=bits, channels=channels,
@@ -167,6 +170,7 @@ def dequantize(codes, bits, lo, hi):
 # ----------------------------------------------------------------------------- Payload: rANS codec (codec 1)
 # | table_id u16 | reserved u16 | table_hash u32 | state_0 .. state_7 u32 | words u16 ... |
 RANS_HEADER, PRECISION_BITS, STATES, STATE_LOW = 40, 12, 8, 1 << 15
+RANS_MAX_VALUES_PER_BYTE = 256  # codec 1: C*H*W <= 256 * payload_size
 
 
 def load_tables(path):

@@ -57,7 +57,8 @@ inline Result<size_t> encode_frame(const float* chw, const EncodeParams& p, uint
 
 // Codec 1 for encode_frame: the tables, and scratch for the C*H*W codes (owned by the caller, so the frame
 // loop does not allocate). A frame whose b or C the tables do not cover, or whose coded payload would not be
-// smaller than the bit-packed one, is sent as codec 0.
+// smaller than the bit-packed one or would break codec 1's value cap (wire::kRansMaxValuesPerByte), is sent as
+// codec 0.
 struct EntropyCoding {
   const entropy::TableSet* tables = nullptr;
   uint8_t* scratch = nullptr;
@@ -80,6 +81,9 @@ inline Result<size_t> encode_frame(const float* chw, const EncodeParams& p, uint
   // Codec 1 only when strictly smaller than codec 0: the coder gets one byte less than the raw payload.
   auto coded = entropy::encode_payload(ec.scratch, h.channels, size_t(h.height) * h.width, h.bits, *ec.tables,
                                        out + wire::kHeaderSize, size_t(h.payload_size) - 1);
+  // A payload too short for its value count (the spec's cap: C*H*W <= 256 * payload_size) is not a valid codec-1
+  // frame: such a tensor (nearly constant) goes as codec 0.
+  if (coded && n > wire::kRansMaxValuesPerByte * *coded) return encode_frame(chw, p, out, capacity);
   if (coded) {
     h.codec = wire::Codec::rans;
     h.payload_size = uint32_t(*coded);

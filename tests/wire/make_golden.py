@@ -405,6 +405,15 @@ def make_rans_err(made):
     err("rans_length_not_smaller", "length_mismatch", f, "codec 1, payload_size equal to codec 0's (%d)" % raw,
         good + bytes(raw - len(good)))
     err("rans_length_below_40", "length_mismatch", f, "codec 1, payload_size 38", good[:38])
+    # The value cap, C*H*W <= 256 * payload_size, judged from the header alone (before any allocation).
+    err("rans_values_above_cap", "length_mismatch", dict(f, channels=7, height=77, width=19),
+        "codec 1, 7 x 77 x 19 = 10241 values in a 40-byte payload: above 256 values per payload byte", good[:40])
+    err("rans_values_at_cap", "entropy_table_mismatch", dict(f, channels=5, height=32, width=64),
+        "codec 1, 5 x 32 x 64 = 10240 values in a 40-byte payload: exactly 256 per byte passes the length rule; the "
+        "tables (C = 3) then do not match", good[:40])
+    err("rans_92_bytes_6x4096x4096", "length_mismatch", dict(f, channels=6, height=4096, width=4096),
+        "codec 1, a 92-byte frame declaring 6 x 4096 x 4096 values (400 MB of floats) in a 40-byte payload",
+        good[:40])
     bad = bytearray(good)
     bad[2] = 1
     err("rans_reserved_payload", "reserved_nonzero", f, "codec 1, payload byte 2 (reserved) set", bytes(bad))

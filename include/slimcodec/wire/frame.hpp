@@ -45,6 +45,10 @@ enum class Codec : uint8_t {
 // Codec 1 payload: 40 bytes of table id, hash and states, then 16-bit words; always smaller than codec 0
 // (the writer falls back to codec 0 otherwise). entropy/rans.hpp relies on these.
 inline constexpr size_t kRansPayloadHeader = 40;
+// Codec 1's value cap: a frame declares at most this many values per payload byte (C*H*W <= 256 * payload_size,
+// on average at least 1/32 bit per value), so a decoder knows from the header alone that a few payload bytes
+// cannot make it allocate for 2^34 values. The writer sends codec 0 when codec 1 would compress further.
+inline constexpr uint64_t kRansMaxValuesPerByte = 256;
 
 constexpr bool codec_known(Codec c) noexcept { return c == Codec::raw_bitpack || c == Codec::rans; }
 
@@ -89,11 +93,13 @@ constexpr uint64_t expected_payload_size(Codec codec, unsigned channels, unsigne
   return codec == Codec::raw_bitpack ? raw_bitpack_size(uint64_t{channels} * height * width, bits) : 0;
 }
 
-// Codec 1: payload_size even, at least 40, and below the codec-0 size of the same tensor.
+// Codec 1: payload_size even, at least 40, below the codec-0 size of the same tensor, and at least
+// C*H*W / 256 (kRansMaxValuesPerByte).
 constexpr bool rans_payload_size_valid(uint64_t payload_size, unsigned channels, unsigned height, unsigned width,
                                        unsigned bits) noexcept {
-  return payload_size >= kRansPayloadHeader && payload_size % 2 == 0 &&
-         payload_size < raw_bitpack_size(uint64_t{channels} * height * width, bits);
+  const uint64_t n = uint64_t{channels} * height * width;
+  return payload_size >= kRansPayloadHeader && payload_size % 2 == 0 && payload_size < raw_bitpack_size(n, bits) &&
+         n <= kRansMaxValuesPerByte * payload_size;
 }
 
 
