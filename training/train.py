@@ -5,9 +5,10 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from slimtrain.threads import set_thread_variables  # noqa: E402  (imports no torch)
+from slimtrain.threads import set_thread_variables, use_retaining_allocator  # noqa: E402  (no torch yet)
 
 if __name__ == "__main__":
+    use_retaining_allocator([os.path.abspath(__file__)] + sys.argv[1:])
     # OpenMP, OpenBLAS and MKL read their thread counts once, when torch loads: set them first, or their threads
     # fight each other and whatever runs on the other core (docs/training.md).
     set_thread_variables(sys.argv[1:])

@@ -144,23 +144,6 @@ def _train_variant(variant, args, p, teacher, cache, device, evaluator=None):
     return student, result
 
 
-def _spawn_ablation(args):
-    """The ablation in a second process with one thread, on the same data, seed and budget."""
-    import subprocess
-    cmd = [sys.executable, os.path.join(paths.kRepoRoot, "training", "train.py"), "run", "--variant", "ablation",
-           "--threads", "1"]
-    for k in ("preset", "data", "out", "name", "teacher", "device", "seed", "steps", "batch", "lr", "time_budget",
-              "views", "train_limit", "heldout_limit", "amp", "later_taps", "gt_threshold"):
-        v = getattr(args, k)
-        if v is not None:
-            cmd += ["--" + k.replace("_", "-"), str(v)]
-    if args.resume:
-        cmd.append("--resume")
-    log = open(os.path.join(args.out, "ablation.log"), "a")
-    _log(f"ablation in a second process (log: {log.name})")
-    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"})
-
-
 def cmd_run(args):
     p = dict(kPresets[args.preset])
     for k in ("steps", "batch", "lr", "time_budget", "views", "train_limit", "heldout_limit", "amp"):
@@ -191,14 +174,9 @@ def cmd_run(args):
     if c != 24:
         raise ValueError(f"the tap has {c} channels; the paper reconstructor produces 24")
     variants = [args.variant] if args.variant != "both" else ["noise"] + ([] if args.no_ablation else ["ablation"])
-    child = None
+    # The ablation never trains beside the main run (they would share the cores): `--variant ablation` trains it
+    # alone, later, into the same --out; its rows (ablation-rows.json) then join the main run's table.
     done_ablation = os.path.join(args.out, "ablation-rows.json")
-    if args.parallel_ablation and variants == ["noise", "ablation"]:
-        if args.resume and os.path.exists(done_ablation):  # finished and evaluated: keep its rows
-            _log(f"ablation already trained and evaluated: {done_ablation}")
-        else:
-            child = _spawn_ablation(args)
-        variants = ["noise"]
     train_imgs, held_imgs = _images(args.data, p["train_limit"], p["heldout_limit"])
     _log(f"data {args.data}: {len(train_imgs)} training images, {len(held_imgs)} held-out")
     frames = _frames(teacher, held_imgs, device)
@@ -223,7 +201,7 @@ def cmd_run(args):
     name = args.name or f"{args.preset}"
     meta = {"teacher": teacher.name, "tap": teacher.tap, "teacher_input": json.dumps(list(teacher.input_size)),
             "student_input": json.dumps([2 * h, 2 * w]), "preset": args.preset, "seed": str(args.seed)}
-    if args.variant == "ablation":  # the second process of --parallel-ablation: its rows and weights
+    if args.variant == "ablation":  # trained on its own: its rows and weights, for the main run's table
         _log("student, no noise regularization:")
         rows = evaluator.table(students["ablation"], sizes, bits, log=_log)
         r = results["ablation"]
@@ -241,11 +219,7 @@ def cmd_run(args):
     if "ablation" in students:
         _log("student, no noise regularization:")
         ablation = evaluator.table(students["ablation"], sizes, bits, log=_log)
-    if child is not None:
-        _log("waiting for the ablation process")
-        if child.wait() != 0:
-            raise RuntimeError(f"the ablation process failed (exit {child.returncode}); see {args.out}/ablation.log")
-    if args.parallel_ablation and "ablation" not in students and os.path.exists(done_ablation):
+    if ablation is None and os.path.exists(done_ablation):
         with open(done_ablation) as f:
             blob = json.load(f)
         ablation = blob["rows"]
@@ -416,8 +390,6 @@ def main(argv=None) -> int:
                    help="quantizer proxy while training: straight-through hard quantizer, or uniform noise")
     p.add_argument("--variant", choices=("both", "noise", "ablation"), default="both",
                    help="train both (default), or only the main run or only the ablation")
-    p.add_argument("--parallel-ablation", action="store_true",
-                   help="train the ablation in a second one-thread process beside the main run")
     for k, t in (("steps", int), ("batch", int), ("lr", float), ("time-budget", float), ("views", int),
                  ("train-limit", int), ("heldout-limit", int)):
         p.add_argument("--" + k, type=t, default=None)

@@ -71,11 +71,14 @@ def _curve_keys(curve: List[dict]) -> List[str]:
     return [k for k in curve[0] if re.fullmatch(r"s\d+b\d+", k)]
 
 
-def _cell(rows: List[dict], s: int, b) -> str:
-    for r in rows:
-        if r["s"] == s and r.get("b") == b:
-            return f"{r['accuracy']:.1f}" if r["accuracy"] is not None else "n/a"
-    return ""
+def _measure(row: dict, key: str):
+    if key == "person":
+        return (row.get("per_class") or {}).get("person")
+    return row.get(key)
+
+
+def _fmt(v) -> str:
+    return "n/a" if v is None else f"{v:.1f}"
 
 
 def markdown(table: dict, title: str) -> str:
@@ -92,32 +95,46 @@ def markdown(table: dict, title: str) -> str:
                   "they show that the pipeline runs end to end, and say nothing about the model's accuracy.", ""]
     head = "| encoder | MMACs | fp32 | " + " | ".join(f"{b} bit" for b in bits) + " |"
     sep = "|---|---:|---:|" + "---:|" * len(bits)
-    for label, cfgs, unq in [("noise regularization", table["configurations"], fp)] + (
+    cal = table["calibration"]
+    measures = [("accuracy", f"all-class {table['metric']}")]
+    if any("major_map" in c for c in table["configurations"]):
+        counts = cal.get("objects_per_class") or {}
+        major = ", ".join(f"{k} {v}" for k, v in counts.items() if v >= 10)
+        measures += [("major_map", f"major_map (mean AP over the classes with at least 10 reference objects: {major})"),
+                     ("person", "person AP")]
+    for label, cfgs, unq in [(table.get("main_label", "main run"), table["configurations"], fp)] + (
             [("no regularization (ablation)", abl["configurations"], abl["unquantized"])] if abl else []):
-        lines += [f"**{label}**", "", head, sep]
-        for s in sizes:
-            mm = next(c["encoder_mmacs"] for c in table["configurations"] if c["s"] == s)
-            f32 = next((f"{u['accuracy']:.1f}" for u in unq if u["s"] == s and u["accuracy"] is not None), "")
-            lines.append(f"| s={s} | {mm} | {f32} | " + " | ".join(_cell(cfgs, s, b) for b in bits) + " |")
-        lines.append("")
+        for key, what in measures:
+            lines += [f"**{label}**: {what}", "", head, sep]
+            for s in sizes:
+                mm = next(c["encoder_mmacs"] for c in table["configurations"] if c["s"] == s)
+                f32 = next((_fmt(_measure(u, key)) for u in unq if u["s"] == s), "")
+                lines.append(f"| s={s} | {mm} | {f32} | " +
+                             " | ".join(_fmt(_measure(c, key)) for b in bits for c in cfgs if c["s"] == s and c["b"] == b)
+                             + " |")
+            lines.append("")
     by_bits = {}
     for c in table["configurations"]:
         by_bits[c["b"]] = c["bytes"]
     lines += ["Bytes per frame (payload + 52-byte header and CRC): " +
               ", ".join(f"{b} bit: {by_bits[b]:,}" for b in sorted(by_bits)) + ".", ""]
-    cal = table["calibration"]
+    half_major = cal.get("teacher_half_resolution_major_map")
+    half_person = (cal.get("teacher_half_resolution_per_class") or {}).get("person")
     lines += [f"Calibration, same code path: teacher on the frame itself {cal.get('teacher_fp32')}, "
               f"teacher on the frame after a round trip through the student's input resolution "
-              f"{cal.get('teacher_half_resolution')}.", ""]
+              f"{cal.get('teacher_half_resolution')}" +
+              (f" (major_map {half_major}, person AP {half_person})" if half_major is not None else "") + ".", ""]
     curve = table.get("learning_curve") or []
     if curve:
         keys = _curve_keys(curve)
-        lines += ["Learning curve (held-out mAP / tap NMSE; training seconds exclude these evaluations):", "",
-                  "| step | training s | " + " | ".join(k.replace("s", "s=", 1).replace("b", " b=") for k in keys) + " |",
+        lines += ["Learning curve (held-out all-class mAP / major_map / tap NMSE; training time excludes these "
+                  "evaluations; the command that produced each point is in the JSON):", "",
+                  "| step | core-hours | " + " | ".join(k.replace("s", "s=", 1).replace("b", " b=") for k in keys) + " |",
                   "|---:|---:|" + "---:|" * len(keys)]
         for pt in curve:
-            lines.append(f"| {pt['step']} | {pt['train_seconds']:.0f} | " +
-                         " | ".join(f"{pt[k]['map']:.1f} / {pt[k]['tap_nmse']:.3f}" for k in keys) + " |")
+            hours = pt.get("core_hours", pt["train_seconds"] / 3600)
+            lines.append(f"| {pt['step']} | {hours:.2f} | " + " | ".join(
+                f"{pt[k]['map']:.1f} / {_fmt(pt[k].get('major_map'))} / {pt[k]['tap_nmse']:.3f}" for k in keys) + " |")
         lines.append("")
     for g in table.get("crop_gap") or []:
         lines += [f"Crop phase to whole views at step {g['step']}: probe loss on whole views " +
@@ -139,10 +156,12 @@ def plot(table: dict, path: str, title: str):
     if curve:
         fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110)
         for k in _curve_keys(curve):
-            ax2.plot([p["train_seconds"] / 60 for p in curve], [p[k]["map"] for p in curve], "o-",
+            major = all(p[k].get("major_map") is not None for p in curve)
+            ax2.plot([p.get("core_hours", p["train_seconds"] / 3600) for p in curve],
+                     [p[k]["major_map"] if major else p[k]["map"] for p in curve], "o-",
                      label=k.replace("s", "s=", 1).replace("b", ", b="))
-        ax2.set_xlabel("training minutes")
-        ax2.set_ylabel(table["metric"] + " (held-out)")
+        ax2.set_xlabel("training core-hours")
+        ax2.set_ylabel("major_map (held-out)" if major else table["metric"] + " (held-out)")
         ax2.set_title("learning curve", fontsize=10)
         ax2.grid(alpha=0.3)
         ax2.legend(fontsize=8)
