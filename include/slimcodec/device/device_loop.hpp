@@ -32,6 +32,9 @@ struct DeviceLoopOptions {
 
 struct FrameRecord {
   uint32_t frame_id = 0;
+  uint64_t timestamp_us = 0;        // the frame header's timestamp (start_ms in microseconds)
+  uint64_t reply_timestamp_us = 0;  // the reply's echo of it (equal for the reply that answers this frame)
+  uint64_t digest = 0;              // the reply's digest of the decoded features (wire::digest_features)
   Plan plan = Plan::none;  // split: sent and answered (or timed out); full_offload / local_only: nothing was sent,
                            // the application runs its alternative itself
   unsigned s = 0, b = 0;
@@ -98,7 +101,8 @@ class DeviceLoop {
     if (++last_id_ == 0) last_id_ = 1;  // id 0 is reserved for stream-level error replies
     r.frame_id = last_id_;
 
-    auto frame = frames_.encode(input, d.s, d.b, r.frame_id, uint64_t(r.start_ms * 1000.0));
+    r.timestamp_us = uint64_t(r.start_ms * 1000.0);
+    auto frame = frames_.encode(input, d.s, d.b, r.frame_id, r.timestamp_us);
     if (!frame) return frame.error();
     r.bytes = frame->size;
     r.codec = frame->codec;
@@ -134,6 +138,8 @@ class DeviceLoop {
       r.status = reply->status;
       r.rtt_ms = ack_ms - r.start_ms;
       r.server_ms = reply->decode_us / 1000.0;
+      r.reply_timestamp_us = reply->timestamp_us;
+      r.digest = reply->digest;
       r.deadline_met = r.status == Errc::ok && r.rtt_ms <= controller_.options().deadline_ms;
       if (r.status == Errc::ok) {
         r.detection_count = std::min<uint16_t>(reply->detection_count, uint16_t(wire::kMaxDetections));

@@ -1,0 +1,265 @@
+#!/usr/bin/python3
+"""slimcodec-device as a user runs it (issue 21): against slimcodec-decode-service on loopback, from a short clip
+that FFmpeg makes here. Standard library only.
+
+  device_program.py CASE DEVICE SERVICE SOURCE_DIR
+
+CASE: loopback (every JSONL line parses, frame count and (s, b, codec) right, each reply answers its frame; fixed,
+adaptive, codec 1 and raw stdin), sigint (SIGINT mid-stream: exit 0, complete JSONL), reconnect (the service killed
+and restarted mid-run: the device says so, reconnects and goes on), bad_inputs (one clear line, non-zero exit).
+"""
+import atexit
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+CASE, DEVICE, SERVICE, SRC = sys.argv[1:5]
+WEIGHTS = os.path.join(SRC, "training/weights/slimcodec-centernet-256-cpu.safetensors")
+TABLES = os.path.join(SRC, "training/weights/slimcodec-centernet-256-cpu.entropy.safetensors")
+ACCURACY = os.path.join(SRC, "docs/accuracy-centernet-256-cpu.json")
+TMP = tempfile.mkdtemp(prefix="slimcodec-device-test-")
+atexit.register(shutil.rmtree, TMP, True)
+W, H = 160, 120  # the clip's size; boxes and "width"/"height" are in these pixels
+SIZE = "64"      # model input side: small, so the test takes seconds
+
+
+def fail(msg):
+    print("FAIL:", msg)
+    sys.exit(1)
+
+
+def make_clip(name, frames, rate=10):
+    path = os.path.join(TMP, name)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc=size={W}x{H}:rate={rate}",
+                    "-frames:v", str(frames), "-c:v", "mpeg4", "-q:v", "5", path], check=True)
+    return path
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_service(port=0, tables=None):
+    cmd = [SERVICE, "--port", str(port), "--backend", "identity", "--workers", "1", "--io-threads", "1"]
+    if tables:
+        cmd += ["--entropy-tables", tables]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    line = p.stdout.readline()
+    m = re.search(r"listening on [^:]+:(\d+)", line)
+    if not m:
+        p.kill()
+        fail(f"service did not start: {line!r}")
+    return p, int(m.group(1))
+
+
+def stop_service(p):
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+
+
+def parse_jsonl(text, what):
+    """Every line parses; frames first, one summary last. Returns (frames, summary)."""
+    lines = text.splitlines()
+    if not lines:
+        fail(f"{what}: no output")
+    records = []
+    for i, line in enumerate(lines):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            fail(f"{what}: line {i + 1} is not JSON ({e}): {line!r}")
+    *frames, summary = records
+    if not summary.get("summary"):
+        fail(f"{what}: the last line is not the summary: {lines[-1]!r}")
+    if any(r.get("summary") for r in frames):
+        fail(f"{what}: a summary before the end")
+    if summary["frames"] != len(frames):
+        fail(f"{what}: summary says {summary['frames']} frames, {len(frames)} lines")
+    return frames, summary
+
+
+def check_frames(frames, what, indices=None, configs=None, codecs=(0,), answered=True):
+    last_id = 0
+    for r in frames:
+        for key in ("frame", "pts_s", "frame_id", "s", "b", "codec", "bytes", "rtt_ms", "deadline_met", "status",
+                    "detections", "width", "height"):
+            if key not in r:
+                fail(f"{what}: frame line without {key}: {r}")
+        if r["frame_id"] <= last_id:
+            fail(f"{what}: frame ids not increasing: {r['frame_id']} after {last_id}")
+        last_id = r["frame_id"]
+        if configs is not None and (r["s"], r["b"]) not in configs:
+            fail(f"{what}: (s, b) = ({r['s']}, {r['b']}) not among {sorted(configs)}")
+        if r["codec"] not in codecs:
+            fail(f"{what}: codec {r['codec']} not in {codecs}")
+        if (r["width"], r["height"]) != (W, H):
+            fail(f"{what}: frame size {r['width']}x{r['height']}, the clip is {W}x{H}")
+        if answered:
+            if r["status"] != "ok":
+                fail(f"{what}: frame {r['frame']} answered {r['status']}")
+            # The reply that answers a frame echoes its timestamp (and came with its frame id: the loop matched it).
+            if r["reply_timestamp_us"] != r["timestamp_us"] or r["digest"] == "0000000000000000":
+                fail(f"{what}: frame {r['frame']}: the reply is not this frame's: {r}")
+        if r["bytes"] <= 0:
+            fail(f"{what}: frame {r['frame']} has {r['bytes']} bytes")
+    if indices is not None and [r["frame"] for r in frames] != list(indices):
+        fail(f"{what}: frame indices {[r['frame'] for r in frames]}, want {list(indices)}")
+
+
+def run_device(args, stdin=None, timeout=120):
+    p = subprocess.run([DEVICE, "--quiet", "--size", SIZE] + args, input=stdin, capture_output=True,
+                       timeout=timeout)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def loopback():
+    clip = make_clip("clip.avi", 20)
+    svc, port = start_service(tables=TABLES)
+    server = ["--server", f"127.0.0.1:{port}"]
+    try:
+        # Fixed (s, b): 20 frames, each answered by its own reply.
+        rc, out, err = run_device(["-i", clip, "--fixed", "2,3"] + server)
+        if rc != 0:
+            fail(f"fixed: exit {rc}: {err}")
+        frames, summary = parse_jsonl(out, "fixed")
+        check_frames(frames, "fixed", indices=range(20), configs={(2, 3)})
+        if summary["answered"] != 20 or summary["rtt_p50_ms"] <= 0:
+            fail(f"fixed: summary {summary}")
+        print(f"ok: fixed s=2 b=3: 20 frames, mean {summary['mean_bytes']} B, p50 {summary['rtt_p50_ms']} ms")
+
+        # The adaptive controller over the published table, every 2nd frame.
+        table = json.load(open(ACCURACY))
+        allowed = {(c["s"], c["b"]) for c in table["configurations"]}
+        rc, out, err = run_device(["-i", clip, "--deadline-ms", "2000", "--every", "2", "--accuracy", ACCURACY] + server)
+        if rc != 0:
+            fail(f"adaptive: exit {rc}: {err}")
+        frames, summary = parse_jsonl(out, "adaptive")
+        check_frames(frames, "adaptive", indices=range(0, 20, 2), configs=allowed)
+        print(f"ok: adaptive: 10 frames, configurations {sorted({(r['s'], r['b']) for r in frames})}, "
+              f"{summary['hits']} hits")
+
+        # Entropy-coded frames (codec 1 where smaller) with the published tables, which the service also has.
+        rc, out, err = run_device(["-i", clip, "--fixed", "4,2", "--frames", "5", "--entropy-tables", TABLES] + server)
+        if rc != 0:
+            fail(f"codec 1: exit {rc}: {err}")
+        frames, summary = parse_jsonl(out, "codec 1")
+        check_frames(frames, "codec 1", indices=range(5), configs={(4, 2)}, codecs=(0, 1))
+        print(f"ok: codec 1: codecs {sorted({r['codec'] for r in frames})}, mean {summary['mean_bytes']} B")
+
+        # Raw RGB24 on stdin: the board's own capture.
+        raw = subprocess.run(["ffmpeg", "-v", "error", "-i", clip, "-frames:v", "6", "-f", "rawvideo", "-pix_fmt",
+                              "rgb24", "-"], capture_output=True, check=True).stdout
+        rc, out, err = run_device(["-i", "-", "--video-size", f"{W}x{H}", "--framerate", "10", "--fixed", "1,4"] +
+                                  server, stdin=raw)
+        if rc != 0:
+            fail(f"stdin: exit {rc}: {err}")
+        frames, _ = parse_jsonl(out, "stdin")
+        check_frames(frames, "stdin", indices=range(6), configs={(1, 4)})
+        if abs(frames[5]["pts_s"] - 0.5) > 1e-6:
+            fail(f"stdin: frame 5 at {frames[5]['pts_s']} s, want 0.5")
+        print("ok: raw stdin: 6 frames")
+    finally:
+        stop_service(svc)
+
+
+def sigint():
+    clip = make_clip("long.avi", 300, rate=25)
+    svc, port = start_service()
+    try:
+        out_path = os.path.join(TMP, "sigint.jsonl")
+        p = subprocess.Popen([DEVICE, "--quiet", "--size", SIZE, "-i", clip, "--live", "--fixed", "3,2", "--server",
+                              f"127.0.0.1:{port}", "-o", out_path], stderr=subprocess.PIPE)
+        deadline = time.time() + 60
+        while time.time() < deadline:  # wait for a few answered frames, then interrupt mid-stream
+            if os.path.exists(out_path) and open(out_path).read().count("\n") >= 5:
+                break
+            if p.poll() is not None:
+                fail(f"device ended early: {p.stderr.read().decode()}")
+            time.sleep(0.05)
+        p.send_signal(signal.SIGINT)
+        try:
+            rc = p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            fail("no exit within 30 s of SIGINT")
+        err = p.stderr.read().decode()
+        if rc != 0:
+            fail(f"exit {rc} after SIGINT: {err}")
+        frames, summary = parse_jsonl(open(out_path).read(), "sigint")
+        check_frames(frames, "sigint", configs={(3, 2)})
+        if len(frames) >= 300:
+            fail("SIGINT did not stop the device mid-stream")
+        print(f"ok: SIGINT after {len(frames)} frames: exit 0, complete JSONL, summary {summary}")
+    finally:
+        stop_service(svc)
+
+
+def reconnect():
+    clip = make_clip("paced.avi", 60, rate=10)  # 6 s played --live
+    port = free_port()
+    svc, _ = start_service(port)
+    out_path = os.path.join(TMP, "reconnect.jsonl")
+    p = subprocess.Popen([DEVICE, "--size", SIZE, "-i", clip, "--live", "--fixed", "2,2", "--reply-timeout-ms",
+                          "1000", "--server", f"127.0.0.1:{port}", "-o", out_path], stderr=subprocess.PIPE)
+    time.sleep(1.5)
+    svc.kill()  # the service dies mid-run
+    svc.wait()
+    time.sleep(1.5)
+    svc, _ = start_service(port)  # and comes back on the same port
+    try:
+        rc = p.wait(timeout=60)
+        err = p.stderr.read().decode()
+        if rc != 0:
+            fail(f"exit {rc}: {err}")
+        frames, summary = parse_jsonl(open(out_path).read(), "reconnect")
+        check_frames(frames, "reconnect", configs={(2, 2)}, answered=False)
+        if "lost decode service" not in err or "reconnected" not in err or summary["reconnects"] < 1:
+            fail(f"the device did not report the outage and the reconnection: {err} {summary}")
+        before = [r for r in frames if r["pts_s"] < 1.2 and r["status"] == "ok"]
+        after = [r for r in frames if r["pts_s"] > 4.0 and r["status"] == "ok"]
+        if not before or not after or summary["dropped_link"] < 1:
+            fail(f"want answers before and after the outage and frames dropped during it: {summary}")
+        print(f"ok: reconnect: {len(frames)} frames, {summary['dropped_link']} dropped while the service was away; "
+              + " | ".join(l for l in err.splitlines() if "lost" in l or "reconnected" in l))
+    finally:
+        stop_service(svc)
+
+
+def bad_inputs():
+    truncated = os.path.join(TMP, "truncated.safetensors")
+    with open(WEIGHTS, "rb") as f, open(truncated, "wb") as g:
+        g.write(f.read()[:5000])
+    clip = make_clip("bad.avi", 2)
+    out_path = os.path.join(TMP, "never.jsonl")
+    cases = [
+        (["-i", os.path.join(TMP, "missing.avi")], "missing file"),
+        (["-i", "/dev/video99"], "absent camera"),
+        (["-i", "http://127.0.0.1:1/none.mp4"], "unreachable URL"),
+        (["-i", clip, "--weights", truncated], "truncated weights"),
+        (["-i", clip, "--no-such-flag"], "unknown flag"),
+        (["-i", clip, "--fixed", "5,2"], "bad --fixed"),
+        (["-i", "-"], "stdin without --video-size"),
+    ]
+    for args, what in cases:
+        p = subprocess.run([DEVICE] + args + ["-o", out_path], capture_output=True, timeout=60)
+        lines = p.stderr.decode().strip().splitlines()
+        if p.returncode == 0 or len(lines) != 1:
+            fail(f"{what}: exit {p.returncode}, stderr {lines} (want non-zero and one line)")
+        if os.path.exists(out_path):
+            fail(f"{what}: output written")
+        print(f"ok: {what}: exit {p.returncode}: {lines[0]}")
+
+
+{"loopback": loopback, "sigint": sigint, "reconnect": reconnect, "bad_inputs": bad_inputs}[CASE]()

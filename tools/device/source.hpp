@@ -1,0 +1,45 @@
+// slimcodec-device's frame sources: a video file, a V4L2 camera or a network stream through FFmpeg's libraries
+// (libavformat, libavdevice, libavcodec), or raw RGB24 frames on stdin; each frame scaled by libswscale to the
+// model input as packed RGB24. Live sources (cameras, streams) decode on their own thread and keep only the
+// newest frame, so a slow link drops frames instead of queueing them. Program code, not library.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace slimcodec_device {
+
+struct SourceOptions {
+  std::string input;          // a file, /dev/videoN, a URL (rtsp://, http://, ...), or "-" for raw RGB24 on stdin
+  std::string format;         // FFmpeg input format (e.g. v4l2, mjpeg); empty: guessed from the input
+  std::string video_size;     // WxH: the camera's capture size, or the size of raw stdin frames (required there)
+  std::string framerate;      // the camera's rate (e.g. 30), or raw stdin frames' nominal rate (timestamps)
+  int live = -1;              // 1: drop frames (newest wins), 0: every frame in order, -1: cameras and URLs are live
+  int out_width = 0, out_height = 0;  // the model input
+  const std::atomic<bool>* stop = nullptr;  // set by SIGINT/SIGTERM: blocking reads return
+};
+
+struct SourceFrame {
+  size_t index = 0;       // the frame's position in the source (0-based; drops leave gaps)
+  double pts_s = 0;       // source timestamp, seconds (the stream's; stdin: index / rate, or arrival time)
+  int width = 0, height = 0;  // the source frame's size (boxes are reported in these pixels)
+  const uint8_t* rgb = nullptr;  // out_width * out_height * 3 bytes, valid until the next next()
+};
+
+class Source {
+ public:
+  virtual ~Source() = default;
+  // Opens the source; on failure returns nullptr and sets `error` to one line.
+  static std::unique_ptr<Source> open(const SourceOptions& options, std::string& error);
+  enum class Next { frame, end, error };
+  // The next frame (blocks until one is there). end: the stream ended or stop was set; error: `error` says why.
+  virtual Next next(SourceFrame& frame, std::string& error) = 0;
+  virtual bool live() const = 0;
+  virtual size_t dropped() const = 0;  // frames the source decoded but nobody took (live sources)
+  virtual std::string describe() const = 0;
+};
+
+}  // namespace slimcodec_device
