@@ -61,6 +61,9 @@ def ok_files():
     out["status_102_backend_failed"] = ("an error reply: status 102, empty result", [dict(ERR_REPLY, detections=[])])
     out["status_106_out_of_memory"] = ("an error reply: status 106, the server had no memory for this frame",
                                        [dict(ERR_REPLY, status=106, detections=[])])
+    out["status_110_output_not_finite"] = (
+        "an error reply: status 110, the backend's output held NaN or infinity (never answered as ok)",
+        [dict(ERR_REPLY, status=110, detections=[])])
     out["status_12_stream_error"] = ("the one reply that ends a stream rejected before any valid header: frame_id 0",
                                      [dict(ERR_REPLY, status=12, frame_id=0, timestamp_us=0, detections=[])])
     out["stream_3"] = ("three replies back to back (a TCP stream): detections, empty, error 108", [

@@ -2,9 +2,12 @@
 // limits, and the reply record. Every test uses its own BackendRegistry, never the global one: the built-in
 // backends come from register_builtin_backends, not from which headers this file includes.
 #include <slimcodec/server/builtin.hpp>
+#include <slimcodec/server/frame_job.hpp>
 #include <slimcodec/wire/reply.hpp>
 
 #include <catch2/catch.hpp>
+
+#include "server/test_frames.hpp"
 
 #include <cmath>
 #include <limits>
@@ -221,7 +224,8 @@ TEST_CASE("native backend refuses frames above max_pixels before building a netw
   std::vector<float> x(6 * 10 * 11, 0.5f);
   REQUIRE((*small)->decode(x.data(), {6, 10, 10}));
   REQUIRE((*small)->decode(x.data(), {6, 10, 11}).code() == Errc::shape_out_of_range);
-  REQUIRE((*small)->decode(x.data(), {6, 100, 1}));
+  REQUIRE((*small)->decode(x.data(), {6, 100, 1}).code() == Errc::shape_out_of_range);  // above max_height, 20
+  REQUIRE((*small)->decode(x.data(), {6, 20, 5}));
   // Default: the paper's 96 x 96 bottleneck. A 512 x 512 frame (1.6 GiB and half a minute before) is refused.
   auto paper = registry.create("native", {{"random_seed", "1"}});
   REQUIRE(paper);
@@ -261,9 +265,15 @@ TEST_CASE("native backend is built at its trained or configured size: the first 
     REQUIRE((*backend)->decode(*input, {6, 12, 12}));
     REQUIRE(native->rebuilds() == 0);
     std::vector<float> other(6 * 8 * 8, 0.5f);
-    REQUIRE((*backend)->decode(other.data(), {6, 8, 8}));  // another accepted size still works, by a rebuild
+    REQUIRE((*backend)->decode(other.data(), {6, 8, 8}));  // another accepted size still works, by a build
     REQUIRE(native->rebuilds() == 1);
-    REQUIRE(native->built_for() == layers::Shape{6, 8, 8});
+    REQUIRE(native->built_for() == layers::Shape{6, 12, 12});  // kept, and the other size cached beside it
+    REQUIRE(native->cached_sizes() == std::vector<layers::Shape>{{6, 8, 8}});
+    for (int i = 0; i < 3; ++i) {  // alternating between built sizes builds nothing more
+      REQUIRE((*backend)->decode(*input, {6, 12, 12}));
+      REQUIRE((*backend)->decode(other.data(), {6, 8, 8}));
+    }
+    REQUIRE(native->rebuilds() == 1);
   }
   SECTION("the published model: its student_input (256 x 256) over the encoder's 4 gives 64 x 64") {
     auto backend = registry.create(
@@ -296,5 +306,84 @@ TEST_CASE("native backend is built at its trained or configured size: the first 
     std::vector<float> x(6 * 11 * 10, 0.5f);
     REQUIRE((*small)->decode(x.data(), {6, 11, 10}).code() == Errc::shape_out_of_range);
     REQUIRE((*small)->decode(x.data(), {6, 10, 10}));
+  }
+}
+
+TEST_CASE("native backend declares the shapes it takes, per dimension, and keeps a few sizes built") {
+  auto& registry = builtins();
+  auto backend = registry.create("native", {{"random_seed", "1"}, {"height", "8"}, {"width", "8"}});
+  REQUIRE(backend);
+  const server::ShapeLimits a = (*backend)->accepted();
+  REQUIRE(a.min_channels == 6);
+  REQUIRE(a.max_channels == 6);
+  REQUIRE(a.max_height == 192);  // twice the side of max_pixels' square (96)
+  REQUIRE(a.max_width == 192);
+  REQUIRE(a.max_values == 6u * 9216u);
+  REQUIRE_FALSE(a.accepts({6, 4096, 2}));  // under the pixel limit, but slow to run: refused
+  REQUIRE(a.accepts({6, 192, 48}));
+  REQUIRE_FALSE(a.accepts({5, 8, 8}));
+  std::vector<float> x(6 * 4096 * 2, 0.25f);
+  REQUIRE((*backend)->decode(x.data(), {6, 4096, 2}).code() == Errc::shape_out_of_range);
+  auto* native = dynamic_cast<server::NativeBackend<>*>(backend->get());
+  REQUIRE(native);
+  // Sizes beyond the cache: the least recently used goes.
+  for (int side : {4, 5, 6, 4}) REQUIRE((*backend)->decode(x.data(), {6, side, side}));
+  REQUIRE(native->rebuilds() == 4);  // 4, 5, 6, then 4 again (evicted by 6)
+  REQUIRE(native->cached_sizes().size() == server::NativeBackend<>::kCachedSizes);
+  REQUIRE(native->built_for() == layers::Shape{6, 8, 8});
+  SECTION("max_height and max_width are options") {
+    auto narrow = registry.create("native", {{"random_seed", "1"}, {"max_height", "16"}, {"max_width", "600"}});
+    REQUIRE(narrow);
+    REQUIRE((*narrow)->accepted().max_height == 16);
+    REQUIRE((*narrow)->accepted().accepts({6, 16, 576}));
+    REQUIRE(registry.create("native", {{"random_seed", "1"}, {"max_height", "0"}}).code() == Errc::invalid_argument);
+    REQUIRE(registry.create("native", {{"random_seed", "1"}, {"height", "8"}, {"width", "8"}, {"max_width", "4"}})
+                .code() == Errc::invalid_argument);
+  }
+  SECTION("fixed_size=1 takes the built size only") {
+    auto fixed = registry.create("native", {{"random_seed", "1"}, {"height", "8"}, {"width", "8"}, {"fixed_size", "1"}});
+    REQUIRE(fixed);
+    REQUIRE((*fixed)->accepted().accepts({6, 8, 8}));
+    REQUIRE_FALSE((*fixed)->accepted().accepts({6, 8, 7}));
+    REQUIRE((*fixed)->decode(x.data(), {6, 4, 4}).code() == Errc::shape_out_of_range);
+    REQUIRE((*fixed)->decode(x.data(), {6, 8, 8}));
+  }
+}
+
+TEST_CASE("decode_frame_to_reply: admitted before allocating, and a non-finite output is never ok") {
+  auto backend = builtins().create("native", {{"random_seed", "7"}, {"height", "8"}, {"width", "8"}});
+  REQUIRE(backend);
+  std::vector<float> scratch;
+  const auto decode = [&](const std::vector<uint8_t>& bytes, const entropy::TableSet* tables = nullptr) {
+    auto frame = wire::parse_frame(bytes.data(), bytes.size());
+    REQUIRE(frame);
+    return server::decode_frame_to_reply(**backend, frame->header, frame->payload, frame->payload_size, scratch,
+                                         tables);
+  };
+  SECTION("bounds of +-3e37: the network overflows to NaN; the reply says output_not_finite") {
+    const wire::Reply r = decode(test::huge_bounds_frame(6, 8, 8, 3));
+    REQUIRE(r.status == Errc::output_not_finite);
+    REQUIRE(r.frame_id == 3);
+    REQUIRE(r.digest == 0);
+  }
+  SECTION("a shape the backend refuses allocates no scratch") {
+    const test::TestFrame tall = test::make_frame(4, 1, 6, 4096, 2, 4);
+    REQUIRE(decode(tall.bytes).status == Errc::shape_out_of_range);
+    REQUIRE(scratch.capacity() == 0);
+  }
+  SECTION("codec 1 without tables allocates no scratch") {
+    REQUIRE(decode(test::tiny_codec1_frame(6, 40, 40)).status == Errc::entropy_table_mismatch);
+    REQUIRE(scratch.capacity() == 0);
+  }
+  SECTION("all_finite finds one NaN or infinity anywhere") {
+    std::vector<float> v(10000, 1.f);
+    REQUIRE(server::all_finite(v.data(), v.size()));
+    v[9999] = std::numeric_limits<float>::infinity();
+    REQUIRE_FALSE(server::all_finite(v.data(), v.size()));
+    v[9999] = -std::numeric_limits<float>::max();
+    v[4096] = std::numeric_limits<float>::quiet_NaN();
+    REQUIRE_FALSE(server::all_finite(v.data(), v.size()));
+    v[4096] = 0.f;
+    REQUIRE(server::all_finite(v.data(), v.size()));
   }
 }

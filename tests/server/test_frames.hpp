@@ -5,8 +5,10 @@
 
 #include <slimcodec/codec.hpp>
 #include <slimcodec/wire/header_codec.hpp>
+#include <slimcodec/wire/crc32c.hpp>
 #include <slimcodec/wire/reply.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -60,6 +62,40 @@ inline std::vector<uint8_t> header_bytes(const wire::FrameHeader& hd) {
   std::vector<uint8_t> b(wire::kHeaderSize);
   wire::encode_header(hd, b.data());
   return b;
+}
+
+// A whole frame with header `hd` exactly as given (no validation: codec, shape and payload_size may break the
+// spec's rules) and `payload`, with both CRCs correct: what a hostile client crafts.
+inline std::vector<uint8_t> crafted_frame(const wire::FrameHeader& hd, const std::vector<uint8_t>& payload) {
+  std::vector<uint8_t> b(wire::kHeaderSize + payload.size() + wire::kTrailerSize);
+  wire::encode_header(hd, b.data());
+  std::copy(payload.begin(), payload.end(), b.begin() + wire::kHeaderSize);
+  const uint32_t crc = wire::crc32c(b.data(), wire::kHeaderSize + payload.size());
+  for (int i = 0; i < 4; ++i) b[wire::kHeaderSize + payload.size() + size_t(i)] = uint8_t(crc >> (8 * i));
+  return b;
+}
+
+// The issue-24 frames. A 92-byte codec-1 frame declaring c x h x w values at 4 bits in a 40-byte payload (states
+// 2^15, table id 7, hash 0): with c x h x w above 10,240 it breaks the value cap (length_mismatch from the header).
+inline std::vector<uint8_t> tiny_codec1_frame(uint16_t c, uint16_t h, uint16_t w, uint32_t id = 1) {
+  wire::FrameHeader hd = header_for(c, h, w, 4, id);
+  hd.codec = wire::Codec::rans;
+  hd.payload_size = 40;
+  std::vector<uint8_t> payload(40, 0);
+  payload[0] = 7;
+  for (size_t j = 0; j < 8; ++j) payload[8 + 4 * j + 1] = 0x80;  // state 2^15, little-endian
+  return crafted_frame(hd, payload);
+}
+
+// A valid codec-0 frame whose bounds are +-3e37 (legal: below 2^125): every value is +-3e37 or near it, which
+// overflows a network's arithmetic to infinity and NaN.
+inline std::vector<uint8_t> huge_bounds_frame(uint16_t c, uint16_t h, uint16_t w, uint32_t id = 1) {
+  wire::FrameHeader hd = header_for(c, h, w, 8, id);
+  hd.lo = -3e37f;
+  hd.hi = 3e37f;
+  std::vector<uint8_t> payload(hd.payload_size);
+  for (size_t i = 0; i < payload.size(); ++i) payload[i] = uint8_t(i % 2 ? 0xFF : 0x00);
+  return crafted_frame(hd, payload);
 }
 
 }  // namespace slimcodec::test

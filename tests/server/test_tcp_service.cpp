@@ -702,3 +702,127 @@ TEST_CASE("WorkerPool::stop finishes running work and drops what is queued") {
   REQUIRE_FALSE((*pool)->submit([](server::DecoderBackend&, std::vector<float>&) {}));
   REQUIRE((*pool)->stop() == 0);
 }
+
+// ------------------------------ validate before allocating, finite answers, slow clients
+
+TEST_CASE("frames are admitted before anything grows with their shape: cap, tables, the backend's shapes") {
+  server::ServiceOptions options;
+  options.backend = "native";
+  options.backend_options = {{"random_seed", "1"}, {"height", "8"}, {"width", "8"}};
+  options.workers = 1;
+  RunningService s(options);
+  wire::Reply r;
+  const size_t floor = server::detail::kReadBufferBytes;
+  SECTION("a 92-byte codec-1 frame declaring 6 x 4096 x 4096 values: length_mismatch from its header") {
+    const auto frame = test::tiny_codec1_frame(6, 4096, 4096, 5);
+    REQUIRE(frame.size() == 92);
+    RawClient c;
+    REQUIRE(c.connect(s.service->port()));
+    REQUIRE(c.send_all(frame));
+    REQUIRE(c.receive(r) == RawClient::Got::reply);
+    REQUIRE(r.status == Errc::length_mismatch);  // a stream error: the connection ends
+    REQUIRE(c.receive(r) == RawClient::Got::closed);
+    REQUIRE(s.service->stats().memory_peak <= floor + 1024);
+  }
+  SECTION("codec 1 within the cap but no tables: entropy_table_mismatch, nothing charged for its 9,600 values") {
+    RawClient c;
+    REQUIRE(c.connect(s.service->port()));
+    REQUIRE(c.send_all(test::tiny_codec1_frame(6, 40, 40, 6)));
+    REQUIRE(c.receive(r) == RawClient::Got::reply);
+    REQUIRE(r.status == Errc::entropy_table_mismatch);
+    REQUIRE(r.frame_id == 6);
+    REQUIRE(s.service->stats().memory_peak <= floor + 1024);
+    REQUIRE(s.service->stats().frames_refused == 1);
+  }
+  SECTION("shapes the backend does not take: refused before their floats are charged or allocated") {
+    RawClient c;
+    REQUIRE(c.connect(s.service->port()));
+    // Under the pixel limit but 4096 rows: above the native backend's max_height (192 by default).
+    const TestFrame tall = make_frame(7, 1, 6, 4096, 2, 7);
+    REQUIRE(c.send_all(tall.bytes));
+    REQUIRE(c.receive(r) == RawClient::Got::reply);
+    REQUIRE(r.status == Errc::shape_out_of_range);
+    // A valid 12.6 MB codec-0 frame of 6 x 4096 x 4096 values (400 MB of floats): its buffer only.
+    wire::FrameHeader hd = test::header_for(6, 4096, 4096, 1, 8);
+    const auto big = test::crafted_frame(hd, std::vector<uint8_t>(hd.payload_size, 0x5A));
+    REQUIRE(c.send_all(big));
+    REQUIRE(c.receive(r) == RawClient::Got::reply);
+    REQUIRE(r.status == Errc::shape_out_of_range);
+    REQUIRE(r.frame_id == 8);
+    INFO("memory peak " << s.service->stats().memory_peak);
+    REQUIRE(s.service->stats().memory_peak <= floor + hd.payload_size + (size_t(64) << 10));
+    REQUIRE(s.service->stats().frames_refused == 2);
+    const TestFrame fine = make_frame(9, 4, 6, 8, 8, 9);  // and the connection carries on
+    REQUIRE(c.send_all(fine.bytes));
+    REQUIRE(c.receive(r) == RawClient::Got::reply);
+    REQUIRE(r.status == Errc::ok);
+  }
+  SECTION("an output with NaN or infinity is answered output_not_finite, never ok") {
+    RawClient c;
+    REQUIRE(c.connect(s.service->port()));
+    REQUIRE(c.send_all(test::huge_bounds_frame(6, 8, 8, 10)));
+    REQUIRE(c.receive(r) == RawClient::Got::reply);
+    REQUIRE(r.status == Errc::output_not_finite);
+    REQUIRE(r.frame_id == 10);
+    REQUIRE(r.detection_count == 0);
+  }
+  REQUIRE(eventually([&] { return s.service->memory_used() <= floor; }));
+}
+
+TEST_CASE("a frame below the minimum data rate is cut after the grace, long before the frame timeout") {
+  server::ServiceOptions options;
+  options.frame_timeout = std::chrono::milliseconds(60000);
+  options.frame_grace = std::chrono::milliseconds(300);
+  options.min_frame_rate = 4096;
+  RunningService s(options);
+  RawClient slow, good;
+  REQUIRE(slow.connect(s.service->port()));
+  REQUIRE(good.connect(s.service->port()));
+  // Its header at once, then a byte every 20 ms: 50 bytes a second.
+  REQUIRE(slow.send_all(header_bytes(header_for(6, 96, 96, 4))));
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<uint8_t> one{0x55};
+  wire::Reply r;
+  RawClient::Got got = RawClient::Got::nothing;
+  for (int i = 0; i < 250 && got == RawClient::Got::nothing; ++i) {  // at most 5 s
+    slow.send_some(one.data(), 1, std::chrono::milliseconds(20));
+    got = slow.receive(r, std::chrono::milliseconds(20));
+  }
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  REQUIRE(got == RawClient::Got::closed);
+  REQUIRE(took < 2.0);
+  REQUIRE(s.service->stats().connections_too_slow == 1);
+  // A frame at full speed is not affected.
+  const TestFrame f = make_frame(1, 4, 6, 96, 96, 1);
+  REQUIRE(good.send_all(f.bytes));
+  REQUIRE(good.receive(r) == RawClient::Got::reply);
+  REQUIRE(r.status == Errc::ok);
+}
+
+TEST_CASE("a full connection table: a new client takes the place of the slowest connection owed nothing") {
+  server::ServiceOptions options;
+  options.max_connections = 8;
+  options.min_frame_rate = 0;  // the tricklers stay until evicted
+  RunningService s(options);
+  std::vector<RawClient> tricklers(8);
+  for (auto& t : tricklers) {
+    REQUIRE(t.connect(s.service->port()));
+    REQUIRE(t.send_all(header_bytes(header_for(6, 96, 96, 4))));
+  }
+  REQUIRE(eventually([&] { return s.service->stats().connections_accepted == 8; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // older than TcpService::kEvictMinAge
+  const auto t0 = std::chrono::steady_clock::now();
+  RawClient good;
+  REQUIRE(good.connect(s.service->port()));
+  const TestFrame f = make_frame(2, 4, 6, 16, 16, 2);
+  REQUIRE(good.send_all(f.bytes));
+  wire::Reply r;
+  REQUIRE(good.receive(r) == RawClient::Got::reply);
+  REQUIRE(r.status == Errc::ok);
+  REQUIRE(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
+  REQUIRE(s.service->stats().connections_evicted == 1);
+  REQUIRE(s.service->stats().connections_rejected == 0);
+  int closed = 0;
+  for (auto& t : tricklers) closed += t.receive(r, std::chrono::milliseconds(50)) == RawClient::Got::closed;
+  REQUIRE(closed == 1);
+}

@@ -46,6 +46,7 @@ enum class Errc : uint8_t {
   timed_out = 104,           // a reply or transfer did not complete within its time limit
   out_of_memory = 106,       // an allocation failed
   overloaded = 108,          // the service's memory budget cannot take this frame now; retry later
+  output_not_finite = 110,   // a decoder backend's output holds NaN or infinity: no answer, never ok
 };
 
 // A short, stable description of each error code.
@@ -83,6 +84,7 @@ constexpr const char* message(Errc e) noexcept {
     case Errc::timed_out: return "timed out";
     case Errc::out_of_memory: return "out of memory";
     case Errc::overloaded: return "service overloaded: frame refused by its memory budget";
+    case Errc::output_not_finite: return "decoder output not finite (NaN or infinity)";
   }
   return "unknown error";
 }

@@ -44,6 +44,8 @@ class DetectionBackend final : public DecoderBackend {
 
   std::string_view name() const override { return name_; }
   Detections detections() const override { return {detections_.data(), count_}; }
+  // detect-native takes what its reconstructor takes; the TorchScript module declares nothing (any frame shape).
+  ShapeLimits accepted() const override { return reconstructor_ ? reconstructor_->accepted() : ShapeLimits{}; }
   const CenterNetParams& params() const { return params_; }
 
  protected:
@@ -54,6 +56,8 @@ class DetectionBackend final : public DecoderBackend {
     if (reconstructor_) {
       auto tap = reconstructor_->decode(features, shape);
       if (!tap) return tap.error();
+      if (!all_finite(tap->features.data, tap->features.shape.size()))  // the tail would answer NaN maps
+        return Error{Errc::output_not_finite, "the reconstructor's output is not finite"};
       in = tap->features.data;
       in_shape = tap->features.shape;
     }

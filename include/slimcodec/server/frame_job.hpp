@@ -1,8 +1,10 @@
-// The work one frame needs on the server, shared by every transport: dequantize the payload (codec.hpp's
-// dequantize_frame: codec 0, or codec 1 with the service's entropy tables), run the backend, and describe the
-// result as a Reply (with the decode time the device's controller uses). An allocation that fails (a valid but
-// large frame on a small server) becomes a reply with status out_of_memory; a codec-1 frame whose tables the
-// service does not hold (or no tables at all) a reply with status entropy_table_mismatch.
+// The work one frame needs on the server, shared by every transport: admit it (every check that needs no decoding,
+// before anything is allocated for its values), dequantize the payload (codec.hpp's dequantize_frame: codec 0, or
+// codec 1 with the service's entropy tables), run the backend, check its output is finite, and describe the result
+// as a Reply (with the decode time the device's controller uses). An allocation that fails (a valid but large frame
+// on a small server) becomes a reply with status out_of_memory; a codec-1 frame whose tables the service does not
+// hold (or no tables at all) a reply with status entropy_table_mismatch; an output with a NaN or an infinity a reply
+// with status output_not_finite, never ok.
 #pragma once
 
 #include <slimcodec/codec.hpp>
@@ -28,6 +30,26 @@ inline constexpr uint64_t kHeavyFrameValues = uint64_t(1) << 18;
 inline uint64_t frame_values(const wire::FrameHeader& h) { return uint64_t(h.channels) * h.height * h.width; }
 inline bool heavy_frame(const wire::FrameHeader& h) { return frame_values(h) >= kHeavyFrameValues; }
 
+// Bytes decoding a frame allocates for its values (dequantized floats; codec-1 codes are decoded inside them).
+inline uint64_t frame_float_bytes(const wire::FrameHeader& h) { return frame_values(h) * sizeof(float); }
+
+// Every check on a parsed frame that needs no decoding, in this order: the payload's length, codec 1's tables
+// (none loaded; then the payload's reserved bytes, table id and hash, and whether the set covers b and C:
+// entropy::check_payload_tables), then the backend's accepted shapes (shape_out_of_range). The frame's value count
+// is already bounded by its length (wire/frame.hpp: codec 0 exactly, codec 1 by the value cap). Nothing is
+// allocated: a service runs this before it charges or allocates anything that grows with the frame's shape.
+inline Result<void> admit_frame(const wire::FrameHeader& h, const uint8_t* payload, size_t payload_size,
+                                const entropy::TableSet* tables, const ShapeLimits& accepted) {
+  if (payload_size != h.payload_size || !wire::payload_size_valid(h)) return Errc::length_mismatch;
+  if (h.codec == wire::Codec::rans) {
+    if (tables == nullptr) return Error{Errc::entropy_table_mismatch, "codec-1 frame and no entropy tables"};
+    if (auto ok = entropy::check_payload_tables(payload, payload_size, h.bits, h.channels, *tables); !ok) return ok;
+  }
+  if (!accepted.accepts(Shape{h.channels, h.height, h.width}))
+    return Error{Errc::shape_out_of_range, "the backend does not take this shape"};
+  return {};
+}
+
 // `payload` holds the frame's payload_size bytes (the parser checked its CRC). `tables`: the codec-1 tables, or
 // nullptr when the service has none.
 inline wire::Reply decode_frame_to_reply(DecoderBackend& backend, const wire::FrameHeader& h, const uint8_t* payload,
@@ -44,8 +66,8 @@ inline wire::Reply decode_frame_to_reply(DecoderBackend& backend, const wire::Fr
       if (v.capacity() * sizeof(float) > kKeepScratchBytes) std::vector<float>().swap(v);
     }
   } release{scratch};
-  if (payload_size != h.payload_size) {  // checked before allocating for the frame
-    reply.status = Errc::length_mismatch;
+  if (auto admitted = admit_frame(h, payload, payload_size, tables, backend.accepted()); !admitted) {
+    reply.status = admitted.code();  // before anything is allocated for the frame's values
     return reply;
   }
   if (!try_resize(scratch, shape.size())) {
@@ -65,6 +87,10 @@ inline wire::Reply decode_frame_to_reply(DecoderBackend& backend, const wire::Fr
   }
   const auto stop = std::chrono::steady_clock::now();
   const auto& f = out->features;
+  if (!all_finite(f.data, f.shape.size())) {  // e.g. bounds near 2^125 overflowing the network: not an answer
+    reply.status = Errc::output_not_finite;
+    return reply;
+  }
   reply.decode_us = uint32_t(std::chrono::duration_cast<std::chrono::microseconds>(stop - start).count());
   reply.digest = wire::digest_features(f.data, f.shape.size());
   reply.out_channels = uint16_t(f.shape.c);

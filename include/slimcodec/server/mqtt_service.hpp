@@ -1,10 +1,14 @@
 // The MQTT 5 decode service: one worker of a shared-subscription group (docs/mqtt.md). Decodes each frame message on a
 // WorkerPool (same backends and Reply as TCP) and answers on its Response Topic, Correlation Data echoed. shutdown()
 // unsubscribes, answers every message already received, waits for the broker's PUBACKs, then disconnects.
+// Like the TCP service, a frame is admitted (frame_job.hpp: admit_frame) before anything is allocated for it, and its
+// payload copy and dequantized floats are charged to a memory budget (server/memory_budget.hpp) until its reply is
+// out: a frame that does not fit is answered `overloaded`.
 #pragma once
 
 #include <slimcodec/server/builtin.hpp>
 #include <slimcodec/server/frame_job.hpp>
+#include <slimcodec/server/memory_budget.hpp>
 #include <slimcodec/mqtt/connection.hpp>
 #include <slimcodec/mqtt/conventions.hpp>
 #include <slimcodec/server/worker_pool.hpp>
@@ -38,6 +42,11 @@ struct MqttServiceOptions {
   // Frames received but not yet decoded. Above this the network thread waits for a decode to finish, so the broker
   // holds the backlog instead of this process (libmosquitto acknowledges before we see a message: no other brake).
   size_t max_queued = 64;
+  // Bytes the worker may hold for frames taken for decoding: each one's payload copy and dequantized floats (4 bytes
+  // per value). A frame that does not fit is answered `overloaded`. `budget`, when set, is charged instead (one
+  // budget shared with other services of the same process, e.g. a TCP service).
+  size_t memory_budget = size_t(1) << 30;
+  std::shared_ptr<MemoryBudget> budget;
   int keepalive_s = 30;
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds shutdown_quiet{200};    // after UNSUBACK: no message for this long, none is on its way
@@ -48,7 +57,10 @@ struct MqttServiceStats {
   std::atomic<uint64_t> messages_received{0};  // every message the broker delivered
   std::atomic<uint64_t> frames_received{0};    // valid frames taken for decoding
   std::atomic<uint64_t> frames_answered{0};    // replies to those published (status ok or a decode error)
-  std::atomic<uint64_t> frames_decode_failed{0};
+  std::atomic<uint64_t> frames_decode_failed{0};  // includes the frames refused before decoding
+  std::atomic<uint64_t> frames_refused{0};     // refused before decoding (admit_frame: tables, backend's shapes)
+  std::atomic<uint64_t> frames_overloaded{0};  // answered `overloaded`: over the memory budget
+  std::atomic<uint64_t> memory_peak{0};        // most bytes charged to the budget (by anyone sharing it)
   std::atomic<uint64_t> frames_unanswered{0};      // decoded after the grace ran out: no connection to reply on
   std::atomic<uint64_t> bad_messages{0};           // not exactly one valid frame
   std::atomic<uint64_t> bad_messages_answered{0};  // ...of which answered with an error reply
@@ -66,6 +78,8 @@ class MqttDecodeService {
     if (!mqtt::mqtt_valid_prefix(options.topic_prefix)) return Error{Errc::invalid_argument, "bad MQTT topic prefix"};
     if (options.max_queued == 0) return Error{Errc::invalid_argument, "max_queued must be at least 1"};
     if (options.client_id.empty()) options.client_id = mqtt::mqtt_unique_client_id("decoder");
+    if (!options.budget && !try_allocate([&] { options.budget = std::make_shared<MemoryBudget>(options.memory_budget); }))
+      return Error{Errc::out_of_memory, "memory budget"};
     BackendRegistry& registry = options.registry ? *options.registry : BackendRegistry::global();
     register_builtin_backends(registry);
     auto pool = WorkerPool::create(options.workers, options.backend, options.backend_options, registry);
@@ -107,6 +121,7 @@ class MqttDecodeService {
   bool connected() const { return connection_ && connection_->connected(); }
   MqttServiceStats& stats() { return stats_; }
   const MqttServiceStats& stats() const { return stats_; }
+  MemoryBudget& budget() { return *options_.budget; }
 
  private:
   struct Job {
@@ -157,14 +172,58 @@ class MqttDecodeService {
     lock.unlock();
     ++stats_.frames_received;
 
-    auto job = std::make_shared<Job>();
-    job->header = frame->header;
-    job->payload.assign(frame->payload, frame->payload + frame->payload_size);
-    job->reply_topic = std::move(*reply_topic);
-    job->correlation = std::move(correlation);
-    const bool queued = pool_->submit([this, job](DecoderBackend& backend, std::vector<float>& scratch) {
+    // Admitted, then charged, before anything is allocated for the frame: the payload's copy and its floats.
+    const wire::FrameHeader header = frame->header;
+    Errc refused = Errc::ok;
+    const size_t cost = header.payload_size + size_t(frame_float_bytes(header));
+    if (auto admitted = admit_frame(header, frame->payload, frame->payload_size, options_.entropy_tables.get(),
+                                    pool_->accepted());
+        !admitted) {
+      refused = admitted.code();
+      ++stats_.frames_refused;
+      ++stats_.frames_decode_failed;
+    } else if (!options_.budget->charge(cost)) {
+      refused = Errc::overloaded;
+      ++stats_.frames_overloaded;
+    } else {
+      note_peak();
+    }
+    std::shared_ptr<Job> job;
+    if (refused == Errc::ok &&
+        !try_allocate([&] {
+          job = std::make_shared<Job>();
+          job->payload.assign(frame->payload, frame->payload + frame->payload_size);
+          job->reply_topic = *reply_topic;
+          job->correlation = correlation;
+        })) {
+      options_.budget->release(cost);
+      refused = Errc::out_of_memory;
+      ++stats_.frames_decode_failed;
+    }
+    if (refused != Errc::ok) {  // answered here, without decoding
+      wire::Reply reply;
+      reply.status = refused;
+      reply.frame_id = header.frame_id;
+      reply.timestamp_us = header.timestamp_us;
+      bool send;
+      {
+        std::lock_guard<std::mutex> guard(mutex_);
+        --queued_;
+        send = !closing_;
+        if (send) ++unacked_;
+      }
+      changed_.notify_all();
+      if (!send)
+        ++stats_.frames_unanswered;
+      else if (publish_reply(*reply_topic, correlation, reply))
+        ++stats_.frames_answered;
+      return;
+    }
+    job->header = header;
+    const bool queued = pool_->submit([this, job, cost](DecoderBackend& backend, std::vector<float>& scratch) {
       const wire::Reply reply = decode_frame_to_reply(backend, job->header, job->payload.data(), job->payload.size(),
                                                       scratch, options_.entropy_tables.get());
+      options_.budget->release(cost);
       if (reply.status != Errc::ok) ++stats_.frames_decode_failed;
       bool send;
       {
@@ -183,12 +242,20 @@ class MqttDecodeService {
       changed_.notify_all();
     }, TaskOrder{0, heavy_frame(job->header)});
     if (!queued) {  // out of memory, or stopping: the frame goes unanswered (the device's timeout covers it)
+      options_.budget->release(cost);
       ++stats_.frames_unanswered;
       {
         std::lock_guard<std::mutex> guard(mutex_);
         --queued_;
       }
       changed_.notify_all();
+    }
+  }
+
+  void note_peak() {
+    const uint64_t used = options_.budget->used();
+    uint64_t peak = stats_.memory_peak.load(std::memory_order_relaxed);
+    while (used > peak && !stats_.memory_peak.compare_exchange_weak(peak, used)) {
     }
   }
 

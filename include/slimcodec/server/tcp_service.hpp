@@ -5,9 +5,12 @@
 //
 // Hostile clients (docs/service.md): memory is bounded by a service-wide budget (parser buffers as they grow,
 // plus payload and dequantized floats of every frame being decoded); a frame that does not fit is answered
-// `overloaded`. Each connection holds at most max_inflight_per_connection frames and queued replies together
-// (reading pauses above that), a frame must arrive whole within frame_timeout of its first byte, a reply write
-// must finish within write_timeout, and an accept error (EMFILE, ENFILE) backs off and re-arms accept.
+// `overloaded`; a frame is admitted (frame_job.hpp: admit_frame, the checks that need no decoding) before anything
+// is charged or allocated for its values. Each connection holds at most max_inflight_per_connection frames and
+// queued replies together (reading pauses above that), a frame must keep a minimum data rate after a short grace
+// (min_frame_rate, frame_grace) and arrive whole within frame_timeout of its first byte, a reply write must finish
+// within write_timeout, and an accept error (EMFILE, ENFILE) backs off and re-arms accept. When the connection
+// table is full, a new client takes the place of the slowest connection that is not waiting for a reply.
 // Fairness: reads are short slices (kReadBufferBytes), a connection's frames queue for the decode threads behind
 // its own earlier frames rather than others' (TaskOrder), and large frames never take every decode thread.
 #pragma once
@@ -15,6 +18,7 @@
 #include <slimcodec/common/alloc.hpp>
 #include <slimcodec/server/builtin.hpp>
 #include <slimcodec/server/frame_job.hpp>
+#include <slimcodec/server/memory_budget.hpp>
 #include <slimcodec/server/worker_pool.hpp>
 #include <slimcodec/wire/parser.hpp>
 
@@ -59,8 +63,17 @@ struct ServiceOptions {
   // `overloaded`. The check runs after each parser growth, so the total can pass the budget by at most one growth
   // step (at most limits.max_payload_size). Backend memory (its network, its output) is the backend's own.
   size_t memory_budget = size_t(1) << 30;
+  // The budget to charge instead of one of memory_budget bytes: a program that runs several services (TCP and MQTT)
+  // hands them the same one.
+  std::shared_ptr<MemoryBudget> budget;
   std::chrono::milliseconds idle_timeout{30000};   // nothing received, decoding or being written this long: close
   std::chrono::milliseconds frame_timeout{60000};  // a frame not complete this long after its first byte: close
+  // A frame in progress must keep min_frame_rate bytes per second once frame_grace has passed since its first byte:
+  // it is cut when it has received fewer than min_frame_rate x (elapsed - frame_grace) bytes (the header's 48 bytes
+  // have frame_grace to arrive). A client trickling a byte a second is cut after about frame_grace, not
+  // frame_timeout. 0 turns the rate off (frame_timeout alone).
+  size_t min_frame_rate = 4096;
+  std::chrono::milliseconds frame_grace{2000};
   std::chrono::milliseconds write_timeout{30000};  // a reply write (client not reading) pending this long: close
   std::chrono::milliseconds accept_backoff{100};   // after an accept error (EMFILE, ENFILE): wait, then accept again
   std::chrono::milliseconds shutdown_grace{10000};  // after shutdown(), connections still open this long are cut
@@ -68,15 +81,18 @@ struct ServiceOptions {
 
 struct ServiceStats {
   std::atomic<uint64_t> connections_accepted{0};
-  std::atomic<uint64_t> connections_rejected{0};  // over max_connections, or no memory for the connection
+  std::atomic<uint64_t> connections_rejected{0};  // table full of busy connections, or no memory for the connection
+  std::atomic<uint64_t> connections_evicted{0};   // the slowest idle or trickling connection, closed for a new client
   std::atomic<uint64_t> connections_failed{0};    // not a valid frame stream, or a partial frame over the budget
   std::atomic<uint64_t> connections_cut{0};       // disconnected mid-frame, timed out, or cut at shutdown (once each)
-  std::atomic<uint64_t> connections_timed_out{0};  // of those cut: idle, frame or write timeout
+  std::atomic<uint64_t> connections_timed_out{0};  // of those cut: idle, frame, frame rate or write timeout
+  std::atomic<uint64_t> connections_too_slow{0};   // of those timed out: a frame below min_frame_rate
   std::atomic<uint64_t> accept_errors{0};          // accept failed (EMFILE, ENFILE, ...); accept re-armed after a pause
   std::atomic<uint64_t> frames_received{0};
   std::atomic<uint64_t> frames_answered{0};  // replies written to the socket (ok or decode error)
   std::atomic<uint64_t> frames_decode_failed{0};
   std::atomic<uint64_t> frames_overloaded{0};  // answered `overloaded` (memory budget), included in frames_answered
+  std::atomic<uint64_t> frames_refused{0};  // refused before decoding (admit_frame: tables, backend's shapes)
   std::atomic<uint64_t> frames_unanswered{0};  // received, but the connection was gone before the reply was written
   std::atomic<uint64_t> outbox_peak{0};        // most replies ever queued on one connection
   std::atomic<uint64_t> memory_peak{0};        // most bytes ever charged to the memory budget
@@ -105,6 +121,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }  // closed: skip its queued work
   size_t slot_ = 0;  // its place in TcpService's list, which only the service touches (under its mutex)
 
+  // For the acceptor's choice when the table is full (any thread): whether the service owes this connection a
+  // reply, and its average receive rate since it was accepted (bytes per second, the first second counted whole).
+  bool busy() const { return busy_.load(std::memory_order_relaxed); }
+  double rate(std::chrono::steady_clock::time_point now) const {
+    const double s = std::chrono::duration<double>(now - accepted_at_).count();
+    return double(bytes_in_.load(std::memory_order_relaxed)) / (s > 1.0 ? s : 1.0);
+  }
+  std::chrono::steady_clock::time_point accepted_at() const { return accepted_at_; }
+  std::atomic<bool> evicting_{false};  // chosen once by the acceptor
+
  private:
   void read();
   void read_body();  // a large payload: straight into the parser's frame buffer
@@ -122,6 +148,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void count_cut(bool timed_out);
   void arm_idle_timer();
   void track_frame_deadline();
+  void arm_frame_timer(std::chrono::steady_clock::time_point at);
+  bool frame_too_slow(std::chrono::steady_clock::time_point now) const;
+  void count_bytes(size_t n);
+  void update_busy() { busy_.store(inflight_ > 0 || writing_, std::memory_order_relaxed); }
   bool charge_parser();  // false: over the memory budget
   void recycle(wire::FrameBuffer buffer);  // a decoded frame's buffer: kept as a spare for the parser, or freed
 
@@ -141,6 +171,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<wire::FrameBuffer> spares_;
   size_t spares_charged_ = 0;
   bool frame_timer_armed_ = false, cut_counted_ = false;
+  std::chrono::steady_clock::time_point frame_started_{};  // first byte of the frame in progress
+  uint64_t frame_bytes_ = 0;                             // bytes of it received so far
+  const std::chrono::steady_clock::time_point accepted_at_ = std::chrono::steady_clock::now();
+  std::atomic<uint64_t> bytes_in_{0};
+  std::atomic<bool> busy_{false};
   std::atomic<bool> cancelled_{false};
   std::unique_ptr<uint8_t[]> buffer_;  // kReadBufferBytes, for headers and small frames; charged to the budget
   size_t pos_ = 0, len_ = 0;
@@ -160,6 +195,8 @@ class TcpService {
   static Result<std::unique_ptr<TcpService>> create(asio::io_context& io, ServiceOptions options) {
     BackendRegistry& registry = options.registry ? *options.registry : BackendRegistry::global();
     register_builtin_backends(registry);
+    if (!options.budget && !try_allocate([&] { options.budget = std::make_shared<MemoryBudget>(options.memory_budget); }))
+      return Error{Errc::out_of_memory, "memory budget"};
     auto pool = WorkerPool::create(options.workers, options.backend, options.backend_options, registry);
     if (!pool) return pool.error();
     std::unique_ptr<TcpService> svc(new TcpService(io, std::move(options), std::move(*pool)));
@@ -180,19 +217,19 @@ class TcpService {
   // Stops the decode threads: running frames finish, queued ones are dropped (counted as unanswered).
   void stop_workers() { stats_.frames_unanswered += pool_->stop(); }
 
-  // The memory budget (ServiceOptions::memory_budget): charge() fails, charging nothing, when `bytes` do not fit.
+  // The memory budget (ServiceOptions::budget, or one of memory_budget bytes): charge() fails, charging nothing,
+  // when `bytes` do not fit.
   bool charge(size_t bytes) {
-    size_t used = budget_used_.load(std::memory_order_relaxed);
-    do {
-      if (bytes > options_.memory_budget || used > options_.memory_budget - bytes) return false;
-    } while (!budget_used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
+    if (!budget_->charge(bytes)) return false;
+    const uint64_t used = budget_->used();
     uint64_t peak = stats_.memory_peak.load(std::memory_order_relaxed);
-    while (used + bytes > peak && !stats_.memory_peak.compare_exchange_weak(peak, used + bytes)) {
+    while (used > peak && !stats_.memory_peak.compare_exchange_weak(peak, used)) {
     }
     return true;
   }
-  void release(size_t bytes) { budget_used_.fetch_sub(bytes, std::memory_order_relaxed); }
-  size_t memory_used() const { return budget_used_.load(std::memory_order_relaxed); }
+  void release(size_t bytes) { budget_->release(bytes); }
+  size_t memory_used() const { return budget_->used(); }
+  MemoryBudget& budget() { return *budget_; }
   size_t connection_count() {
     std::lock_guard<std::mutex> lock(mutex_);
     return connections_.size();
@@ -249,10 +286,44 @@ class TcpService {
       : io_(io),
         options_(std::move(options)),
         pool_(std::move(pool)),
+        budget_(options_.budget),
         strand_(io),
         acceptor_(io),
         grace_timer_(io),
         accept_timer_(io) {}
+
+  // A connection younger than this gives way to a new client only when every other candidate is younger too.
+  static constexpr std::chrono::milliseconds kEvictMinAge{1000};
+
+  // The table is full: the connection with the lowest average receive rate among those the service owes no reply
+  // (none decoding, no reply being written) is cut for the new client, older ones (kEvictMinAge) first. Idle
+  // connections and tricklers go first; a client waiting for its reply is never evicted. False when every
+  // connection is owed a reply: the new client is refused.
+  bool evict_slowest() {
+    const auto now = std::chrono::steady_clock::now();
+    std::shared_ptr<detail::Connection> victim;
+    double slowest = 0;
+    bool victim_old = false;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (auto& r : connections_) {
+        auto c = r.connection.lock();
+        if (!c || c->busy() || c->evicting_.load(std::memory_order_relaxed)) continue;
+        const bool old = now - c->accepted_at() >= kEvictMinAge;
+        const double rate = c->rate(now);
+        if (!victim || (old && !victim_old) || (old == victim_old && rate < slowest)) {
+          victim = std::move(c);
+          slowest = rate;
+          victim_old = old;
+        }
+      }
+    }
+    if (!victim) return false;
+    victim->evicting_.store(true, std::memory_order_relaxed);
+    ++stats_.connections_evicted;
+    victim->cut();
+    return true;
+  }
 
   std::vector<std::shared_ptr<detail::Connection>> live_connections() {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -281,8 +352,8 @@ class TcpService {
         std::lock_guard<std::mutex> lock(mutex_);
         live = connections_.size();
       }
-      if (live >= options_.max_connections || !charge(detail::kReadBufferBytes)) {
-        ++stats_.connections_rejected;  // too many, or no budget left for its read buffer
+      if ((live >= options_.max_connections && !evict_slowest()) || !charge(detail::kReadBufferBytes)) {
+        ++stats_.connections_rejected;  // every slot owed a reply, or no budget left for its read buffer
         asio::error_code ignored;
         socket.close(ignored);
       } else {
@@ -308,12 +379,12 @@ class TcpService {
   asio::io_context& io_;
   ServiceOptions options_;
   std::unique_ptr<WorkerPool> pool_;
+  std::shared_ptr<MemoryBudget> budget_;
   // Serialises the acceptor's and the service's timers' handlers: io() may be run by several threads
   // (decode_service --io-threads). io_context::strand rather than asio::strand<>: see Connection::strand_.
   asio::io_context::strand strand_;
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer grace_timer_, accept_timer_;
-  std::atomic<size_t> budget_used_{0};
   uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
   ServiceStats stats_;
@@ -373,23 +444,63 @@ inline void Connection::arm_idle_timer() {
   }));
 }
 
-// Arms the frame deadline at a frame's first byte and disarms it when the frame completes (submit_frame).
+inline void Connection::count_bytes(size_t n) {
+  bytes_in_.fetch_add(n, std::memory_order_relaxed);
+  frame_bytes_ += n;
+}
+
+// A frame in progress is too slow once frame_grace has passed and it has received fewer than min_frame_rate bytes per
+// second beyond the grace.
+inline bool Connection::frame_too_slow(std::chrono::steady_clock::time_point now) const {
+  const ServiceOptions& o = service_.options();
+  if (o.min_frame_rate == 0 || now - frame_started_ <= o.frame_grace) return false;
+  const double beyond = std::chrono::duration<double>(now - frame_started_ - o.frame_grace).count();
+  return double(frame_bytes_) < double(o.min_frame_rate) * beyond;
+}
+
+inline void Connection::arm_frame_timer(std::chrono::steady_clock::time_point at) {
+  frame_timer_.expires_at(at);
+  frame_timer_.async_wait(asio::bind_executor(strand_, [self = shared_from_this()](const asio::error_code& ec) {
+    if (ec || self->closed_ || !self->frame_timer_armed_) return;
+    if (!self->stop_reading_ && (self->pos_ < self->len_ || self->backpressured())) {
+      // Reading is paused by back-pressure (our decoding or the client's unread replies, which write_timeout
+      // covers): the rest of the frame may be in our buffer already. Not the sender's delay.
+      self->frame_timer_armed_ = false;
+      return self->track_frame_deadline();
+    }
+    const ServiceOptions& o = self->service_.options();
+    const auto now = std::chrono::steady_clock::now();
+    const auto timeout = self->frame_started_ + o.frame_timeout;
+    const bool too_slow = self->frame_too_slow(now);
+    if (now >= timeout || too_slow) {
+      if (too_slow && now < timeout) ++self->service_.stats().connections_too_slow;
+      self->count_cut(true);
+      return self->close();
+    }
+    // Next: when the bytes received so far stop covering the rate (later as more arrive), or the frame timeout.
+    auto next = timeout;
+    if (o.min_frame_rate > 0) {
+      const auto covered = self->frame_started_ + o.frame_grace +
+                           std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(
+                               double(self->frame_bytes_) / double(o.min_frame_rate)));
+      next = std::min(next, std::max(covered, now + std::chrono::milliseconds(50)));
+    }
+    self->arm_frame_timer(next);
+  }));
+}
+
+// Arms the frame deadline at a frame's first byte and disarms it when the frame completes (submit_frame). The timer
+// first fires after frame_grace (or frame_timeout, if shorter), then checks the rate until the frame is complete.
 inline void Connection::track_frame_deadline() {
   const bool mid_frame = !parser_.failed() && !parser_.finish();
   if (mid_frame && !frame_timer_armed_) {
     frame_timer_armed_ = true;
-    frame_timer_.expires_after(service_.options().frame_timeout);
-    frame_timer_.async_wait(asio::bind_executor(strand_, [self = shared_from_this()](const asio::error_code& ec) {
-      if (ec || self->closed_ || !self->frame_timer_armed_) return;
-      if (!self->stop_reading_ && (self->pos_ < self->len_ || self->backpressured())) {
-        // Reading is paused by back-pressure (our decoding or the client's unread replies, which write_timeout
-        // covers): the rest of the frame may be in our buffer already. Not the sender's delay.
-        self->frame_timer_armed_ = false;
-        return self->track_frame_deadline();
-      }
-      self->count_cut(true);
-      self->close();
-    }));
+    frame_started_ = std::chrono::steady_clock::now();
+    frame_bytes_ = 0;
+    const ServiceOptions& o = service_.options();
+    auto first = o.frame_timeout;
+    if (o.min_frame_rate > 0) first = std::min(first, std::chrono::duration_cast<std::chrono::milliseconds>(o.frame_grace));
+    arm_frame_timer(frame_started_ + first);
   } else if (!mid_frame && frame_timer_armed_) {
     frame_timer_armed_ = false;
     frame_timer_.cancel();
@@ -412,7 +523,7 @@ inline bool Connection::charge_parser() {
 // neither memory nor copies, however many such frames arrive.
 inline bool Connection::beyond_budget(const wire::FrameHeader& h) const {
   const uint64_t bytes = uint64_t(h.payload_size) + frame_values(h) * sizeof(float);
-  return bytes > service_.options().memory_budget;
+  return bytes > service_.budget().limit();
 }
 
 inline bool Connection::backpressured() const {
@@ -443,6 +554,7 @@ inline void Connection::read() {
         self->reading_ = false;
         if (self->closed_ || self->read_ended(ec)) return;
         self->arm_idle_timer();
+        self->count_bytes(n);
         self->pos_ = 0;
         self->len_ = n;
         self->process();
@@ -463,6 +575,7 @@ inline void Connection::read_body() {
         self->reading_ = false;
         if (self->closed_ || self->read_ended(ec)) return;
         self->arm_idle_timer();
+        self->count_bytes(n);
         if (auto done = self->parser_.commit(n); !done) return self->fail(done.code());
         if (self->parser_.has_frame()) self->submit_frame();
         if (self->closed_) return;
@@ -499,8 +612,16 @@ inline void Connection::submit_frame() {
   // The frame's buffer goes to the job as it is (no copy); the parser takes a spare for the next frame. The
   // buffer stays charged to the budget (moved from the parser's share to the job's); the dequantized floats are
   // charged here.
-  const size_t floats = size_t(frame_values(header) * sizeof(float));
-  if (!service_.charge(floats)) {
+  // Admitted first (tables, the backend's shapes): nothing is charged or allocated for a frame that cannot decode.
+  const wire::FrameView& view = parser_.frame();
+  const size_t floats = size_t(frame_float_bytes(header));
+  if (auto admitted = admit_frame(header, view.payload, view.payload_size, service_.options().entropy_tables.get(),
+                                  service_.pool().accepted());
+      !admitted) {
+    ++service_.stats().frames_refused;
+    ++service_.stats().frames_decode_failed;
+    answer_now(header, admitted.code());  // the buffer stays with the parser
+  } else if (!service_.charge(floats)) {
     ++service_.stats().frames_overloaded;
     answer_now(header, Errc::overloaded);  // the buffer stays with the parser
   } else {
@@ -515,6 +636,7 @@ inline void Connection::submit_frame() {
     const size_t held = buffer.capacity;
     const TaskOrder order{inflight_, heavy_frame(header)};  // behind this connection's own frames, not others'
     ++inflight_;
+    update_busy();
     const bool queued = service_.pool().submit(
         [self = shared_from_this(), header, buffer = std::move(buffer), floats](DecoderBackend& backend,
                                                                                std::vector<float>& scratch) mutable {
@@ -532,6 +654,7 @@ inline void Connection::submit_frame() {
         order);
     if (!queued) {  // the task, and the buffer in it, are gone
       --inflight_;
+      update_busy();
       service_.release(floats + held);
       answer_now(header, Errc::out_of_memory);
     }
@@ -573,6 +696,7 @@ inline void Connection::recycle(wire::FrameBuffer buffer) {
 inline void Connection::deliver(const wire::ReplyBytes& reply, wire::FrameBuffer buffer) {
   asio::post(strand_, [self = shared_from_this(), reply, buffer = std::move(buffer)]() mutable {
     --self->inflight_;
+    self->update_busy();
     self->recycle(std::move(buffer));
     if (self->closed_) {
       ++self->service_.stats().frames_unanswered;
@@ -597,6 +721,7 @@ inline void Connection::send(const wire::ReplyBytes& reply) {
 inline void Connection::write_next() {
   if (writing_ || outbox_.empty() || closed_) return close_if_done();
   writing_ = true;
+  update_busy();
   write_timer_.expires_after(service_.options().write_timeout);
   write_timer_.async_wait(asio::bind_executor(strand_, [self = shared_from_this()](const asio::error_code& ec) {
     if (ec || self->closed_ || !self->writing_) return;
@@ -606,6 +731,7 @@ inline void Connection::write_next() {
   asio::async_write(socket_, asio::buffer(outbox_.front().bytes.data(), outbox_.front().bytes.size()),
                     asio::bind_executor(strand_, [self = shared_from_this()](const asio::error_code& ec, size_t) {
                       self->writing_ = false;
+                      self->update_busy();
                       self->write_timer_.cancel();
                       if (self->closed_) return;
                       const bool answers_frame = self->outbox_.front().answers_frame;

@@ -114,6 +114,7 @@ class WorkerPool {
       if (!b) return b.error();
       pool->backends_.push_back(std::move(*b));
     }
+    pool->accepted_ = pool->backends_.front()->accepted();
     pool->heavy_limit_ = workers > 1 ? workers - 1 : 1;
     bool started = try_allocate([&] {
       pool->threads_.reserve(workers);
@@ -163,6 +164,8 @@ class WorkerPool {
   }
 
   size_t size() const { return backends_.size(); }
+  // The shapes the pool's backends accept (all are created with the same options; accepted() is fixed at creation).
+  ShapeLimits accepted() const { return accepted_; }
 
  private:
   WorkerPool() = default;
@@ -210,6 +213,7 @@ class WorkerPool {
   }
 
   std::vector<std::unique_ptr<DecoderBackend>> backends_;
+  ShapeLimits accepted_;
   std::vector<std::thread> threads_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
