@@ -355,6 +355,30 @@ def cmd_export(args):
     return 0
 
 
+def cmd_coded_bytes(args):
+    """Refits the codec-1 tables on the training images with the C++ tool and adds the held-out coded bytes per
+    (s, b) to an accuracy table (JSON, Markdown and plot rewritten)."""
+    import subprocess
+    from .report import add_coded_bytes, parse_fit_log, rewrite
+    cmd = [args.tool, "--weights", args.weights, "--images", os.path.join(args.data, "train"), "--eval",
+           os.path.join(args.data, "heldout"), "--table-id", str(args.table_id), "--bits", "1-4", "--out", args.out]
+    text = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    _log(text)
+    ratios = parse_fit_log(text)
+    if len(ratios) != 16:
+        raise RuntimeError(f"expected 16 (s, b) rows from {args.tool}, read {len(ratios)}")
+    with open(args.table) as f:
+        table = json.load(f)
+    shown = ["slimcodec-fit-entropy-tables"] + [os.path.relpath(c, paths.kRepoRoot) if os.path.isabs(c) else c
+                                               for c in cmd[1:]]
+    add_coded_bytes(table, ratios, " ".join(shown))
+    with open(args.table, "w") as f:
+        json.dump(table, f, indent=1)
+        f.write("\n")
+    rewrite(args.table, args.title)
+    return 0
+
+
 def cmd_check_teacher(args):
     from . import check_teacher
     return check_teacher.main(args)
@@ -443,6 +467,16 @@ def main(argv=None) -> int:
     p.add_argument("--teacher", default="centernet")
     p.add_argument("--input-size", type=int, default=0, help="teacher input side (default: from the weights)")
     p.set_defaults(fn=cmd_export)
+
+    p = sub.add_parser("coded-bytes", help="refit codec-1 tables and add the coded bytes per (s, b) to a table")
+    p.add_argument("--tool", required=True, help="the built slimcodec-fit-entropy-tables")
+    p.add_argument("--weights", required=True)
+    p.add_argument("--table", required=True, help="accuracy-NAME.json to extend (Markdown and plot rewritten)")
+    p.add_argument("--title", default="slimcodec accuracy (cpu scale): centernet-mobilenetv3, 256x256 encoder input")
+    p.add_argument("--out", required=True, help="the tables file to write (*.entropy.safetensors)")
+    p.add_argument("--data", default=paths.kDefaultDataDir)
+    p.add_argument("--table-id", type=int, default=2)
+    p.set_defaults(fn=cmd_coded_bytes)
 
     p = sub.add_parser("check-teacher", help="compare the torch loader with TFJS (WASM) or the stored reference")
     p.add_argument("--node-modules", default=os.path.join(paths.kRepoRoot, "build", "teacher", "node_modules"),

@@ -24,9 +24,9 @@ def _class_scores(r: dict) -> dict:
     return {"major_map": _r(r.get("major_map")), "per_class": _named(r["per_class"])}
 
 
-def _named(per_class: dict) -> dict:
+def _named(per_class: dict, value=_r) -> dict:
     from .centernet import kCocoClasses
-    return {kCocoClasses[int(c)]: _r(v) for c, v in sorted(per_class.items(), key=lambda kv: int(kv[0]))}
+    return {kCocoClasses[int(c)]: value(v) for c, v in sorted(per_class.items(), key=lambda kv: int(kv[0]))}
 
 
 def build_table(info: dict, rows: List[dict], ablation: Optional[List[dict]], calibration: Dict[str, float],
@@ -56,7 +56,8 @@ def build_table(info: dict, rows: List[dict], ablation: Optional[List[dict]], ca
         "configurations": configs(rows),
         "unquantized_reference": {"note": "fp32 bottleneck (no quantization); not an operating point on the wire",
                                   "configurations": fp32(rows)},
-        "calibration": {k: _named(v) if isinstance(v, dict) else _r(v) for k, v in calibration.items()},
+        "calibration": {k: (_named(v, int if k == "objects_per_class" else _r) if isinstance(v, dict) else _r(v))
+                        for k, v in calibration.items()},
         "quantizer": info["quantizer"],
         "training": info["training"],
     }
@@ -64,6 +65,29 @@ def build_table(info: dict, rows: List[dict], ablation: Optional[List[dict]], ca
         table["ablation_no_noise"] = {"note": "same training without noise regularization (fp32 bottleneck while "
                                               "training), evaluated with the same quantizer",
                                       "configurations": configs(ablation), "unquantized": fp32(ablation)}
+    return table
+
+
+def parse_fit_log(text: str) -> Dict[tuple, float]:
+    """(s, b) -> held-out codec-1 ratio (coded / bit-packed payload) from slimcodec-fit-entropy-tables' output."""
+    out = {}
+    for line in text.splitlines():
+        f = line.split()
+        if len(f) == 7 and all(re.fullmatch(r"[0-9.]+", v) for v in f):
+            out[(int(f[0]), int(f[1]))] = float(f[6])
+    return out
+
+
+def add_coded_bytes(table: dict, ratios: Dict[tuple, float], command: str) -> dict:
+    """Codec-1 bytes per operating point beside its accuracy: the held-out ratio that the fitting tool measured,
+    applied to this table's payload (codec 0 where codec 1 is not smaller, as the device chooses)."""
+    for c in table["configurations"]:
+        r = ratios.get((c["s"], c["b"]))
+        if r is not None:
+            c["codec1_ratio"] = r
+            c["codec1_bytes"] = int(round(min(1.0, r) * c["payload_bytes"])) + kFrameOverhead
+    table["codec1"] = {"command": command, "note": "ratio measured on the held-out images at the tool's 384x384 "
+                       "encoder input (6x96x96 bottleneck), applied to this table's payload"}
     return table
 
 
@@ -118,6 +142,15 @@ def markdown(table: dict, title: str) -> str:
         by_bits[c["b"]] = c["bytes"]
     lines += ["Bytes per frame (payload + 52-byte header and CRC): " +
               ", ".join(f"{b} bit: {by_bits[b]:,}" for b in sorted(by_bits)) + ".", ""]
+    if table.get("codec1"):
+        lines += ["Codec-1 (entropy-coded) bytes per frame, held-out mean (ratio to bit-packing); " +
+                  table["codec1"]["note"] + ":", "", "| encoder | " + " | ".join(f"{b} bit" for b in bits) + " |",
+                  "|---|" + "---:|" * len(bits)]
+        for s in sizes:
+            cells = [next((f"{c['codec1_bytes']:,} ({c['codec1_ratio']:.3f})" for c in table["configurations"]
+                           if c["s"] == s and c["b"] == b and "codec1_bytes" in c), "") for b in bits]
+            lines.append(f"| s={s} | " + " | ".join(cells) + " |")
+        lines += ["", "Command: `" + table["codec1"]["command"] + "`", ""]
     half_major = cal.get("teacher_half_resolution_major_map")
     half_person = (cal.get("teacher_half_resolution_per_class") or {}).get("person")
     lines += [f"Calibration, same code path: teacher on the frame itself {cal.get('teacher_fp32')}, "
