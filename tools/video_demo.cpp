@@ -1,4 +1,4 @@
-// Real video end to end (issue 12): decodes a video with FFmpeg (libavformat/libavcodec), and for each deadline
+// Real video end to end: decodes a video with FFmpeg (libavformat/libavcodec), and for each deadline
 // plays its frames through the adaptive DeviceLoop -> emulated link (LinkShaper, a stepped rate) -> decode service
 // with the detection backend (native reconstructor + LibTorch teacher tail + CenterNet decoding), and writes what
 // the device received: DIR/device.jsonl, one line per frame and deadline (frame index, deadline, s, b, bytes,

@@ -1,4 +1,4 @@
-// vexp2, sigmoid and SiLU on non-finite and huge inputs (issue 15, finding 3): a convolution that overflowed to
+// vexp2, sigmoid and SiLU on non-finite and huge inputs: a convolution that overflowed to
 // inf or NaN, or NaN weights, must give defined results, never a signed-integer overflow. Checked on the build's
 // arch, on the baseline generic path (SSE2 / NEON: the one a -march=native sanitizer build never runs) and on
 // plain float. Run under UBSan to see the difference: the generic path used to multiply NaN's bits by 2^23.

@@ -1,5 +1,4 @@
-// Allocation failure comes back as Errc::out_of_memory, never as an exception out of include/ (issue 15 finding 2,
-// issue 14 item 4). This program replaces the global allocation functions so a test can make allocations fail:
+// Allocation failure comes back as Errc::out_of_memory, never as an exception out of include/. This program replaces the global allocation functions so a test can make allocations fail:
 // above a size, or after a number of successful ones. Only this program is affected.
 #include <slimcodec/codec.hpp>
 #include <slimcodec/server/callback.hpp>
