@@ -3,11 +3,14 @@
 
 extern "C" {
 #include <libavcodec/avcodec.h>
-#include <libavdevice/avdevice.h>
+#ifdef SLIMCODEC_DEVICE_HAVE_AVDEVICE
+#include <libavdevice/version.h>  // the soname only: the library itself is loaded when a camera is opened
+#endif
 #include <libavformat/avformat.h>
 #include <libswscale/swscale.h>
 }
 
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -38,6 +41,25 @@ bool parse_video_size(const std::string& text, int& w, int& h) {
   const size_t x = text.find('x');
   return x != std::string::npos && parse_int(text.substr(0, x), w) && parse_int(text.substr(x + 1), h) && w > 0 &&
          h > 0 && w <= 16384 && h <= 16384;
+}
+
+// libavdevice (V4L2 and the other capture devices) is loaded only when a camera is opened: linked, it brings ~80
+// more shared libraries (SDL, X11, PulseAudio, libavfilter, ...) and 20 MiB of resident pages into every run
+// (docs/device.md, "Memory").
+bool register_capture_devices(std::string& error) {
+#ifdef SLIMCODEC_DEVICE_HAVE_AVDEVICE
+  static bool done = false;
+  if (done) return true;
+  const std::string soname = "libavdevice.so." + std::to_string(LIBAVDEVICE_VERSION_MAJOR);
+  void* lib = dlopen(soname.c_str(), RTLD_NOW | RTLD_GLOBAL);
+  if (lib == nullptr) return error = "cannot load " + soname + " for camera input: " + dlerror(), false;
+  auto register_all = reinterpret_cast<void (*)()>(dlsym(lib, "avdevice_register_all"));
+  if (register_all == nullptr) return error = soname + " has no avdevice_register_all", false;
+  register_all();
+  return done = true;
+#else
+  return error = "this build has no camera input (libavdevice-dev at configure time)", false;
+#endif
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
@@ -88,8 +110,10 @@ class FfmpegSource final : public Source {
     if (url) avformat_network_init();
     const AVInputFormat* format = nullptr;
     if (camera || !o_.format.empty()) {
-      avdevice_register_all();
-      format = av_find_input_format(camera ? "video4linux2" : o_.format.c_str());
+      const char* name = camera ? "video4linux2" : o_.format.c_str();
+      format = camera ? nullptr : av_find_input_format(name);  // a demuxer (mjpeg, ...), else a capture device
+      if (format == nullptr && !register_capture_devices(error)) return false;
+      if (format == nullptr) format = av_find_input_format(name);
       if (format == nullptr) return error = "unknown input format '" + o_.format + "' (this FFmpeg lacks it)", false;
     }
     AVDictionary* options = nullptr;
