@@ -383,9 +383,13 @@ wire::Detection detection_from(const py::handle& h) {
   return d;
 }
 
-Reply make_reply(uint32_t frame_id, Errc status, uint32_t decode_us, uint64_t timestamp_us, uint64_t digest,
+Reply make_reply(uint32_t frame_id, const py::object& status_obj, uint32_t decode_us, uint64_t timestamp_us, uint64_t digest,
                  std::tuple<uint16_t, uint16_t, uint16_t> out_shape, const py::object& detections,
                  const py::object& class_ids, const py::object& scores, const py::object& boxes) {
+  // An Errc member or its number (0..255: the status byte).
+  const int code = py::int_(status_obj).cast<int>();
+  if (code < 0 || code > 255) raise(Errc::invalid_argument, "status outside 0..255");
+  const Errc status = Errc(uint8_t(code));
   Reply rep;
   wire::Reply& r = rep.r;
   r.frame_id = frame_id;
@@ -476,15 +480,16 @@ class Encoder {
     auto y = float_output(out, {o.c, o.h, o.w});
     float* dst = y.mutable_data();
     const float* src = x.data();
-    const int want = s.is_none() ? 0 : s.cast<int>();
+    const bool pick = !s.is_none();
+    const int want = pick ? s.cast<int>() : 0;
     Result<void> r;
     {
       py::gil_scoped_release nogil;
       std::lock_guard<std::mutex> lock(mutex_);
       const int before = enc_.active();
-      if (want != 0) r = enc_.set_active(want);
+      if (pick) r = enc_.set_active(want);
       if (r) enc_.encode(src, dst);
-      if (want != 0) (void)enc_.set_active(before);
+      if (pick) (void)enc_.set_active(before);
     }
     check(r);
     return y;
@@ -874,7 +879,7 @@ PYBIND11_MODULE(_slimcodec, m) {
       });
 
   py::class_<Reply>(m, "Reply", "The decode service's reply to one frame (docs/wire-format.md, \"Reply\")")
-      .def(py::init(&make_reply), py::kw_only(), py::arg("frame_id") = 0, py::arg("status") = Errc::ok,
+      .def(py::init(&make_reply), py::kw_only(), py::arg("frame_id") = 0, py::arg("status") = 0,
            py::arg("decode_us") = 0, py::arg("timestamp_us") = 0, py::arg("digest") = 0,
            py::arg("out_shape") = std::tuple<uint16_t, uint16_t, uint16_t>{0, 0, 0},
            py::arg("detections") = py::none(), py::arg("class_ids") = py::none(), py::arg("scores") = py::none(),
