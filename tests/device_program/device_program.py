@@ -6,7 +6,8 @@ that FFmpeg makes here. Standard library only.
 
 CASE: loopback (every JSONL line parses, frame count and (s, b, codec) right, each reply answers its frame; fixed,
 adaptive, codec 1 and raw stdin), sigint (SIGINT mid-stream: exit 0, complete JSONL), reconnect (the service killed
-and restarted mid-run: the device says so, reconnects and goes on), bad_inputs (one clear line, non-zero exit).
+and restarted mid-run: the device says so, reconnects and goes on), bad_inputs (one clear line, non-zero exit), mqtt
+(the same frames through a mosquitto broker to an MQTT worker; skipped, exit 77, without the broker).
 """
 import atexit
 import json
@@ -262,4 +263,44 @@ def bad_inputs():
         print(f"ok: {what}: exit {p.returncode}: {lines[0]}")
 
 
-{"loopback": loopback, "sigint": sigint, "reconnect": reconnect, "bad_inputs": bad_inputs}[CASE]()
+def mqtt():
+    broker = "/usr/sbin/mosquitto"
+    if not os.path.exists(broker):
+        print("SKIP: no mosquitto broker")
+        sys.exit(77)
+    port = free_port()
+    conf = os.path.join(TMP, "mosquitto.conf")
+    with open(conf, "w") as f:
+        f.write(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    mosq = subprocess.Popen([broker, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = None
+    try:
+        deadline = time.time() + 20
+        while True:  # the broker listens
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.time() > deadline:
+                    fail("the broker did not start")
+                time.sleep(0.05)
+        worker = subprocess.Popen([SERVICE, "--mqtt", f"127.0.0.1:{port}", "--backend", "identity", "--workers", "1"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        line = worker.stdout.readline()
+        if "subscribed" not in line:
+            fail(f"the MQTT worker did not start: {line!r}")
+        clip = make_clip("mqtt.avi", 10)
+        rc, out, err = run_device(["-i", clip, "--fixed", "3,4", "--mqtt", f"127.0.0.1:{port}", "--device-id", "cam1"])
+        if rc != 0:
+            fail(f"mqtt: exit {rc}: {err}")
+        frames, summary = parse_jsonl(out, "mqtt")
+        check_frames(frames, "mqtt", indices=range(10), configs={(3, 4)})
+        print(f"ok: mqtt: 10 frames through the broker, p50 {summary['rtt_p50_ms']} ms")
+    finally:
+        if worker:
+            stop_service(worker)
+        mosq.terminate()
+        mosq.wait(timeout=20)
+
+
+{"loopback": loopback, "mqtt": mqtt, "sigint": sigint, "reconnect": reconnect, "bad_inputs": bad_inputs}[CASE]()

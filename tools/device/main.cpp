@@ -2,10 +2,6 @@
 // stream or raw RGB on stdin -> the slimmable encoder with the adaptive controller (or a fixed s, b) -> frames over
 // TCP to slimcodec-decode-service (or MQTT 5) -> the replies' detections as JSON Lines. Options -> objects -> one
 // loop; the pieces are the library's (device/device_loop.hpp and friends) and this folder's source and link.
-#include "link.hpp"
-#include "report.hpp"
-#include "source.hpp"
-
 #include <slimcodec/device/accuracy_table.hpp>
 #include <slimcodec/device/calibration.hpp>
 #include <slimcodec/device/device_loop.hpp>
@@ -14,6 +10,11 @@
 #include <slimcodec/model/encoder.hpp>
 #include <slimcodec/weights/entropy_tables.hpp>
 #include <slimcodec/weights/safetensors.hpp>
+
+// After Highway: Asio brings <termios.h>, whose B0 macro breaks Highway's AVX-512 generic ops.
+#include "link.hpp"
+#include "report.hpp"
+#include "source.hpp"
 
 #include <signal.h>
 #include <unistd.h>
