@@ -235,10 +235,10 @@ void write_line(std::FILE* out, const SourceFrame& f, const device::FrameRecord&
   std::fprintf(out,
                "{\"frame\": %zu, \"pts_s\": %.6f, \"frame_id\": %u, \"s\": %u, \"b\": %u, \"codec\": %d, "
                "\"bytes\": %zu, \"encode_ms\": %.2f, \"rtt_ms\": %.2f, \"server_ms\": %.2f, \"deadline_met\": %s, "
-               "\"status\": %s, \"timestamp_us\": %llu, \"reply_timestamp_us\": %llu, \"digest\": \"%016llx\", "
+               "\"status\": %s, \"status_code\": %d, \"timestamp_us\": %llu, \"reply_timestamp_us\": %llu, \"digest\": \"%016llx\", "
                "\"width\": %d, \"height\": %d, \"detections\": [",
                f.index, f.pts_s, r.frame_id, r.s, r.b, int(r.codec), r.bytes, r.encode_ms, r.rtt_ms, r.server_ms,
-               r.deadline_met ? "true" : "false", json_string(r.status == Errc::ok ? "ok" : message(r.status)).c_str(),
+               r.deadline_met ? "true" : "false", json_string(message(r.status)).c_str(), int(r.status),
                (unsigned long long)r.timestamp_us, (unsigned long long)r.reply_timestamp_us,
                (unsigned long long)r.digest, f.width, f.height);
   for (size_t k = 0; k < r.detection_count; ++k) {
