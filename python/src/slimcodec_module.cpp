@@ -105,8 +105,16 @@ void set_python_error(const Error& e) {
 
 // ---------------------------------------------------------------- buffers and arrays
 // A read-only view of any bytes-like object, held (and its export locked) for as long as this lives.
+// A bytes object is read directly (the common case, and the cheapest per frame); other objects through the buffer
+// protocol.
 struct Bytes {
-  explicit Bytes(const py::buffer& b) : info(b.request()) {
+  explicit Bytes(const py::buffer& b) {
+    if (PyBytes_Check(b.ptr())) {
+      data = reinterpret_cast<const uint8_t*>(PyBytes_AS_STRING(b.ptr()));
+      size = size_t(PyBytes_GET_SIZE(b.ptr()));
+      return;
+    }
+    info = b.request();
     if (info.ndim > 1 && !PyBuffer_IsContiguous(info.view(), 'C'))
       raise(Errc::invalid_argument, "bytes-like input must be contiguous");
     data = static_cast<const uint8_t*>(info.ptr);
@@ -808,7 +816,29 @@ PYBIND11_MODULE(_slimcodec, m) {
         Bytes in(data);
         wire::ParserLimits limits;
         limits.max_payload_size = max_payload;
+        const entropy::TableSet* t = table_ptr(tables);
         Result<wire::FrameView> v = Errc::truncated;
+        if (!out.is_none()) {  // the output is known: one GIL release for parse + dequantize
+          if (!py::isinstance<py::array>(out)) raise(Errc::invalid_argument, "out must be a float32 numpy array");
+          auto a = float_output(out, {py::ssize_t(py::reinterpret_borrow<py::array>(out).size())});
+          float* dst = a.mutable_data();
+          const size_t cap = size_t(a.size());
+          Result<size_t> r = size_t{0};
+          {
+            py::gil_scoped_release nogil;
+            v = wire::parse_frame(in.data, in.size, limits);
+            if (v) {
+              const wire::FrameHeader& h = v->header;
+              r = size_t(h.channels) * h.height * h.width == cap ? dequantize_frame(*v, dst, cap, t)
+                                                                 : Result<size_t>(Errc::buffer_too_small);
+            }
+          }
+          if (!v) raise(v.error());
+          if (!r) raise(r.code() == Errc::buffer_too_small && r.error().detail == nullptr
+                            ? Error{Errc::buffer_too_small, "out must hold exactly C*H*W float32 values"}
+                            : r.error());
+          return a;
+        }
         {
           py::gil_scoped_release nogil;
           v = wire::parse_frame(in.data, in.size, limits);
@@ -816,7 +846,6 @@ PYBIND11_MODULE(_slimcodec, m) {
         if (!v) raise(v.error());
         const wire::FrameHeader& h = v->header;
         auto a = float_output(out, {h.channels, h.height, h.width});
-        const entropy::TableSet* t = table_ptr(tables);
         float* dst = a.mutable_data();
         const size_t n = size_t(a.size());
         Result<size_t> r = size_t{0};
