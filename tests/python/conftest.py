@@ -6,6 +6,7 @@ environment variables and their tests skip without them:
   SLIMCODEC_DECODE_SERVICE   slimcodec-decode-service (frames and replies over TCP on loopback)
   SLIMCODEC_FRAME_TOOL       slimcodec-py-frame-tool (tests/python/frame_tool.cpp: frames to and from files)
   SLIMCODEC_FIT_TOOL         slimcodec-fit-entropy-tables (the tables the module fits, the tool fits)
+  SLIMCODEC_DEVICE_CLIENT    slimcodec-py-device-client (device_client.cpp: the device's own TCP transport)
 """
 import json
 import os
