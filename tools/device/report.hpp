@@ -73,21 +73,23 @@ struct Summary {
   double bytes_sum = 0;
   RttHistogram rtt;  // answered frames
 
+  // One JSON line (the output's last) or one line of text (stderr): the same values in the same order.
   void print_json(std::FILE* out, double deadline_ms) const {
-    std::fprintf(out,
-                 "{\"summary\": true, \"frames\": %zu, \"answered\": %zu, \"hits\": %zu, \"deadline_ms\": %g, "
-                 "\"timed_out\": %zu, \"failed\": %zu, \"dropped_source\": %zu, \"dropped_link\": %zu, "
-                 "\"reconnects\": %zu, \"mean_bytes\": %.1f, \"rtt_p50_ms\": %.1f, \"rtt_p99_ms\": %.1f}\n",
-                 frames, answered, hits, deadline_ms, timed_out, failed, dropped_source, dropped_link, reconnects,
-                 frames ? bytes_sum / double(frames) : 0.0, rtt.quantile(0.5), rtt.quantile(0.99));
+    print(out, deadline_ms,
+          "{\"summary\": true, \"frames\": %zu, \"answered\": %zu, \"hits\": %zu, \"deadline_ms\": %g, "
+          "\"timed_out\": %zu, \"failed\": %zu, \"dropped_source\": %zu, \"dropped_link\": %zu, "
+          "\"reconnects\": %zu, \"mean_bytes\": %.1f, \"rtt_p50_ms\": %.1f, \"rtt_p99_ms\": %.1f}\n");
   }
   void print_text(std::FILE* out, double deadline_ms) const {
-    std::fprintf(out,
-                 "slimcodec-device: %zu frames sent, %zu answered, %zu within %g ms, %zu timed out, %zu failed; "
-                 "dropped %zu at the source, %zu at the link (%zu reconnects); mean %.0f B; round trip p50 %.1f ms, "
-                 "p99 %.1f ms\n",
-                 frames, answered, hits, deadline_ms, timed_out, failed, dropped_source, dropped_link, reconnects,
-                 frames ? bytes_sum / double(frames) : 0.0, rtt.quantile(0.5), rtt.quantile(0.99));
+    print(out, deadline_ms,
+          "slimcodec-device: %zu frames sent, %zu answered, %zu within %g ms, %zu timed out, %zu failed; dropped %zu "
+          "at the source, %zu at the link (%zu reconnects); mean %.0f B; round trip p50 %.1f ms, p99 %.1f ms\n");
+  }
+
+ private:
+  void print(std::FILE* out, double deadline_ms, const char* format) const {
+    std::fprintf(out, format, frames, answered, hits, deadline_ms, timed_out, failed, dropped_source, dropped_link,
+                 reconnects, frames ? bytes_sum / double(frames) : 0.0, rtt.quantile(0.5), rtt.quantile(0.99));
   }
 };
 
