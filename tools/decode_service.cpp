@@ -63,14 +63,19 @@ options:
                        random_seed=), which loads the published tables beside it,
                        training/weights/slimcodec-centernet-256-cpu.entropy.safetensors. "none": no tables
   --max-inflight N     frames decoding plus replies unwritten, per connection, before reading pauses (default 32)
-  --max-connections N  connections served at once; more are closed on accept (default 1024)
-  --memory-budget-mb N memory for frames across all connections: parser buffers, payloads being decoded and
-                       their dequantized floats; a frame that does not fit is answered `overloaded` (default 1024)
+  --max-connections N  connections served at once (default 1024); when full, a new client takes the place of the
+                       slowest connection not waiting for a reply, or is closed on accept if every one is
+  --memory-budget-mb N memory for frames across all connections (TCP) or messages (MQTT): parser buffers, payloads
+                       being decoded and their dequantized floats; a frame that does not fit is answered
+                       `overloaded` (default 1024)
   --send-buffer-bytes N  SO_SNDBUF of each connection (default: the system's, autotuned up to its maximum): the
                        kernel memory a client that does not read its replies can hold, and how many frames it gets
                        answered before its reading pauses
   --idle-timeout-ms N  close connections with nothing to do for this long (default 30000)
   --frame-timeout-ms N close a connection whose frame is not complete this long after its first byte (default 60000)
+  --min-frame-rate N   bytes per second a frame in progress must keep after the grace, else the connection is
+                       closed (default 4096; 0: off)
+  --frame-grace-ms N   time a frame has from its first byte before its rate counts (default 2000)
   --write-timeout-ms N close a connection that does not read its replies for this long (default 30000)
   --shutdown-grace-ms N  after SIGTERM, cut connections still open after this long (default 10000)
   --mqtt HOST:PORT     MQTT mode: connect to this broker instead of listening on TCP
@@ -157,13 +162,16 @@ int run_mqtt(slimcodec::server::MqttServiceOptions options, const std::string& t
   const auto& s = (*service)->stats();
   std::printf("shutdown: %llu messages, %llu frames received, %llu answered, %llu decode errors, %llu unanswered, "
               "%llu bad messages (%llu answered), %llu dropped without response topic, %llu dropped at close, "
-              "%llu replies acknowledged, %llu replies failed\n",
+              "%llu replies acknowledged, %llu replies failed, %llu refused before decoding, %llu overloaded, "
+              "peak memory %.1f MiB of %.1f MiB\n",
               (unsigned long long)s.messages_received, (unsigned long long)s.frames_received,
               (unsigned long long)s.frames_answered, (unsigned long long)s.frames_decode_failed,
               (unsigned long long)s.frames_unanswered, (unsigned long long)s.bad_messages,
               (unsigned long long)s.bad_messages_answered, (unsigned long long)s.messages_dropped,
               (unsigned long long)s.messages_dropped_closing, (unsigned long long)s.replies_acked,
-              (unsigned long long)s.replies_failed);
+              (unsigned long long)s.replies_failed, (unsigned long long)s.frames_refused,
+              (unsigned long long)s.frames_overloaded, double(s.memory_peak) / (1 << 20),
+              double(options.memory_budget) / (1 << 20));
   return 0;
 }
 #endif
@@ -242,6 +250,9 @@ int main(int argc, char** argv) {
       options.send_buffer_bytes = n;
     } else if (arg == "--idle-timeout-ms" && parse_ms(value(), options.idle_timeout)) {
     } else if (arg == "--frame-timeout-ms" && parse_ms(value(), options.frame_timeout)) {
+    } else if (arg == "--min-frame-rate" && parse_size(value(), n) && n <= (size_t(1) << 30)) {
+      options.min_frame_rate = n;
+    } else if (arg == "--frame-grace-ms" && parse_ms(value(), options.frame_grace)) {
     } else if (arg == "--write-timeout-ms" && parse_ms(value(), options.write_timeout)) {
     } else if (arg == "--shutdown-grace-ms" && parse_ms(value(), options.shutdown_grace)) {
     } else if (taken != nullptr) {
@@ -291,6 +302,7 @@ int main(int argc, char** argv) {
     mqtt.entropy_tables = options.entropy_tables;
     mqtt.limits = options.limits;
     mqtt.max_queued = mqtt_max_queued;
+    mqtt.memory_budget = options.memory_budget;
     return run_mqtt(std::move(mqtt), tables_note);
 #else
     (void)mqtt_max_queued;
@@ -336,12 +348,13 @@ int main(int argc, char** argv) {
   const auto& s = (*service)->stats();
   std::printf("shutdown: %llu connections, %llu frames received, %llu answered, %llu decode errors, "
               "%llu overloaded, %llu unanswered, %llu bad streams, %llu cut (%llu timed out), %llu accept errors, "
-              "peak memory %.1f MiB of %.1f MiB\n",
+              "%llu evicted, %llu too slow, %llu refused before decoding, peak memory %.1f MiB of %.1f MiB\n",
               (unsigned long long)s.connections_accepted, (unsigned long long)s.frames_received,
               (unsigned long long)s.frames_answered, (unsigned long long)s.frames_decode_failed,
               (unsigned long long)s.frames_overloaded, (unsigned long long)s.frames_unanswered,
               (unsigned long long)s.connections_failed, (unsigned long long)s.connections_cut,
               (unsigned long long)s.connections_timed_out, (unsigned long long)s.accept_errors,
-              double(s.memory_peak) / (1 << 20), double(options.memory_budget) / (1 << 20));
+              (unsigned long long)s.connections_evicted, (unsigned long long)s.connections_too_slow,
+              (unsigned long long)s.frames_refused, double(s.memory_peak) / (1 << 20), double(options.memory_budget) / (1 << 20));
   return 0;
 }

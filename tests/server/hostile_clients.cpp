@@ -718,6 +718,106 @@ void emfile_scenario(const char* path, int count, const std::vector<GoodFrame>& 
   std::fflush(stdout);
 }
 
+// Validation before allocation, finite answers and slow clients (docs/service.md, "Bounds a client cannot pass"):
+// a second service with the native backend (random weights, built for 16 x 16) and no entropy tables. Each small
+// frame must be answered with its error while the service's peak RSS (VmHWM) stays within 16 MiB of what it was
+// before; then 1,024 tricklers fill the connection table and a good client must get its first reply within 5 s.
+struct Asked {
+  Errc status = Errc::io_error;
+  double ms = 0;
+  bool answered = false;
+};
+
+Asked ask(uint16_t port, const std::vector<uint8_t>& bytes) {
+  Asked a;
+  device::TcpTransport t;
+  if (!t.connect("127.0.0.1", port, milliseconds(10000))) return a;
+  const auto t0 = Clock::now();
+  if (!t.send_frame(bytes.data(), bytes.size())) return a;
+  auto r = t.receive_reply(milliseconds(20000 * kSlow));
+  a.ms = ms_since(t0);
+  if (r) a.status = r->status, a.answered = true;
+  return a;
+}
+
+void guard_scenario(const char* path, int tricklers) {
+  Service svc;
+  std::vector<std::string> args{"--port", "0", "--workers", "2", "--backend", "native", "--option", "random_seed=1",
+                                "--option", "height=16", "--option", "width=16", "--entropy-tables", "none",
+                                "--memory-budget-mb", std::to_string(kBudgetMiB)};
+  check(svc.start(path, args), "guard: service did not start: " + svc.output);
+  if (svc.port == 0) return;
+  std::this_thread::sleep_for(milliseconds(200));
+  const ProcStatus idle = read_status(svc.pid);
+  std::string report = "guard: idle RSS " + std::to_string(int(idle.rss_mib)) + " MiB, VmHWM " +
+                       std::to_string(int(idle.hwm_mib)) + " MiB;";
+  // Small frames: each answered with `expect`, the peak RSS at most 16 MiB above the idle service's peak.
+  struct Case {
+    const char* name;
+    std::vector<uint8_t> bytes;
+    Errc expect;
+    double allowance_mib;  // above the idle peak
+  };
+  wire::FrameHeader big = test::header_for(6, 4096, 4096, 1, 40);
+  std::vector<Case> cases;
+  cases.push_back({"92-byte codec-1 6x4096x4096", test::tiny_codec1_frame(6, 4096, 4096, 41), Errc::length_mismatch, 16});
+  cases.push_back({"92-byte codec-1 15x4096x4096", test::tiny_codec1_frame(15, 4096, 4096, 42), Errc::length_mismatch, 16});
+  cases.push_back({"92-byte codec-1 32x4096x4096", test::tiny_codec1_frame(32, 4096, 4096, 43), Errc::length_mismatch, 16});
+  cases.push_back({"92-byte codec-1 6x40x40, no tables", test::tiny_codec1_frame(6, 40, 40, 44),
+                   Errc::entropy_table_mismatch, 16});
+  cases.push_back({"6x4096x2 (under the pixel limit)", make_good_frame(45, 1, 6, 4096, 2).bytes,
+                   Errc::shape_out_of_range, 16});
+  cases.push_back({"bounds +-3e37", test::huge_bounds_frame(6, 16, 16, 46), Errc::output_not_finite, 16});
+  // Not small: 12.6 MB of payload, held while it arrives; its 400 MB of floats must never be allocated.
+  cases.push_back({"12.6 MB codec-0 6x4096x4096", test::crafted_frame(big, std::vector<uint8_t>(big.payload_size, 0x5A)),
+                   Errc::shape_out_of_range, 16 + double(big.payload_size) / (1 << 20)});
+  for (const Case& c : cases) {
+    const Asked a = ask(svc.port, c.bytes);
+    const ProcStatus st = read_status(svc.pid);
+    const double rise = st.hwm_mib - idle.hwm_mib;
+    check(a.answered && a.status == c.expect, std::string("guard: ") + c.name + ": status " +
+                                                  std::to_string(int(a.status)) + ", expected " +
+                                                  std::to_string(int(c.expect)));
+    check(!kCheckRss || rise <= c.allowance_mib, std::string("guard: ") + c.name + ": peak RSS rose " +
+                                                     std::to_string(rise) + " MiB");
+    check(a.ms < 1000.0 * kSlow, std::string("guard: ") + c.name + ": answered after " + std::to_string(a.ms) + " ms");
+    char line[200];
+    std::snprintf(line, sizeof line, " %s: status %d in %.1f ms, VmHWM +%.1f MiB;", c.name, int(a.status), a.ms, rise);
+    report += line;
+  }
+  // Tricklers: a header, then a byte a second; the table (1,024) is full when the good client comes.
+  std::vector<int> fds;
+  const auto header = header_bytes(header_for(6, 96, 96, 4));
+  for (int i = 0; i < tricklers; ++i) {
+    const int fd = open_socket(svc.port, false);
+    if (fd < 0) continue;
+    fds.push_back(fd);
+  }
+  std::this_thread::sleep_for(milliseconds(300));  // connected
+  for (int fd : fds) (void)::send(fd, header.data(), 40, MSG_NOSIGNAL);  // most of a header
+  const auto until = Clock::now() + milliseconds(10000 * kSlow);
+  while (open_descriptors(svc.pid) < tricklers && Clock::now() < until) std::this_thread::sleep_for(milliseconds(20));
+  std::this_thread::sleep_for(milliseconds(800));  // older than the service's eviction age
+  for (int fd : fds) (void)::send(fd, header.data() + 40, 1, MSG_NOSIGNAL);
+  const auto t0 = Clock::now();
+  const Asked g = ask(svc.port, make_good_frame(47, 4, 6, 16, 16).bytes);  // connect, send, reply
+  const double first = ms_since(t0);
+  check(g.answered && g.status == Errc::ok, "guard: a good client among " + std::to_string(fds.size()) +
+                                                " tricklers was not answered ok: status " + std::to_string(int(g.status)));
+  check(first <= 5000.0 * kSlow, "guard: the good client's first reply took " + std::to_string(first) + " ms");
+  for (int fd : fds) ::close(fd);
+  check(svc.alive(), "guard: the service is not running");
+  double stop_ms = 0;
+  const int rc = svc.terminate(milliseconds(20000), &stop_ms);
+  check(rc == 0, "guard: exit status " + std::to_string(rc));
+  const long long evicted = svc.summary("evicted"), too_slow = svc.summary("too slow");
+  check(evicted + too_slow > 0, "guard: no trickler evicted or cut as too slow");
+  std::printf("%s %zu tricklers: a good client's first reply in %.0f ms (%lld evicted, %lld cut as too slow); "
+              "SIGTERM exit %d\n",
+              report.c_str(), fds.size(), first, evicted, too_slow, rc);
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -754,6 +854,11 @@ int main(int argc, char** argv) {
   const auto t0 = Clock::now();
   if (const char* only = std::getenv("SLIMCODEC_HOSTILE_ONLY"); only && !std::strcmp(only, "emfile")) {
     emfile_scenario(path, 300, frames);  // diagnosis: the descriptor scenario alone
+    std::printf("%s in %.1f s\n", g_failures ? "FAILED" : "passed", ms_since(t0) / 1000);
+    return g_failures ? 1 : 0;
+  }
+  if (const char* only = std::getenv("SLIMCODEC_HOSTILE_ONLY"); only && !std::strcmp(only, "guard")) {
+    guard_scenario(path, 1024);  // diagnosis: validation, finite answers and tricklers alone
     std::printf("%s in %.1f s\n", g_failures ? "FAILED" : "passed", ms_since(t0) / 1000);
     return g_failures ? 1 : 0;
   }
@@ -825,6 +930,7 @@ int main(int argc, char** argv) {
   }
 
   emfile_scenario(path, 300, frames);
+  guard_scenario(path, 1024);
   std::printf("%s in %.1f s\n", g_failures ? "FAILED" : "passed", ms_since(t0) / 1000);
   return g_failures ? 1 : 0;
 }

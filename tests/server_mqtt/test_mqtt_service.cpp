@@ -324,3 +324,93 @@ TEST_CASE("a worker slower than the reply timeout: frames re-published and answe
   CHECK(s.replies == frames.size());
   CHECK(s.duplicate_replies == answered - frames.size());
 }
+
+namespace {
+// This process's peak resident memory (VmHWM), MiB.
+double peak_rss_mib() {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  char line[256];
+  unsigned long kb = 0;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "VmHWM: %lu kB", &kb) == 1) break;
+  std::fclose(f);
+  return double(kb) / 1024;
+}
+}  // namespace
+
+TEST_CASE("MQTT frames: admitted before allocating, charged to the memory budget, never ok over a non-finite map") {
+  if (!broker_available()) {
+    WARN("skipped: no mosquitto broker at " << broker_path() << " (Debian: apt-get install mosquitto)");
+    return;
+  }
+  Broker broker;
+  server::MqttServiceOptions o;
+  o.port = broker.port();
+  o.client_id = "test-worker-budget";
+  o.workers = 1;
+  o.backend = "native";
+  o.backend_options = {{"random_seed", "1"}, {"height", "8"}, {"width", "8"}};
+  o.memory_budget = 64 << 10;
+  auto started = server::MqttDecodeService::start(o);
+  INFO(started.error().what());
+  REQUIRE(started);
+  auto& worker = *started;
+
+  std::mutex mutex;
+  std::vector<wire::Reply> replies;
+  mqtt::MqttConnection::Handlers handlers;
+  handlers.on_message = [&](const mqtt::MqttMessage& m) {
+    auto r = wire::parse_reply(m.payload, m.size);
+    std::lock_guard<std::mutex> lock(mutex);
+    if (r) replies.push_back(*r);
+  };
+  mqtt::MqttConnectOptions co;
+  co.port = broker.port();
+  co.client_id = "test-budget-device";
+  auto raw = mqtt::MqttConnection::open(co, handlers);
+  REQUIRE(raw);
+  const std::string reply_topic = mqtt::mqtt_reply_topic("slimcodec", "budget");
+  REQUIRE((*raw)->subscribe(reply_topic, 1));
+  // Sends one message (correlation data: `id`) and waits for the reply to it.
+  auto ask = [&](const std::vector<uint8_t>& payload, uint32_t id) -> wire::Reply {
+    mosquitto_property* props = nullptr;
+    mosquitto_property_add_string(&props, MQTT_PROP_RESPONSE_TOPIC, reply_topic.c_str());
+    const auto c = mqtt::mqtt_correlation(id);
+    mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, c.data(), uint16_t(c.size()));
+    const mqtt::MqttProperties owned(props);
+    REQUIRE((*raw)->publish(mqtt::mqtt_frame_topic("slimcodec", "budget"), payload.data(), payload.size(), 1, props));
+    wire::Reply out;
+    REQUIRE(eventually([&] {
+      std::lock_guard<std::mutex> lock(mutex);
+      for (const auto& r : replies)
+        if (r.frame_id == id) return out = r, true;
+      return false;
+    }));
+    return out;
+  };
+
+  const double rss_before = peak_rss_mib();
+  // 92 bytes declaring 32 x 4096 x 4096 values (2 GiB of floats before the value cap): refused from the header.
+  const auto tiny = test::tiny_codec1_frame(32, 4096, 4096, 11);
+  REQUIRE(tiny.size() == 92);
+  CHECK(ask(tiny, 11).status == Errc::length_mismatch);
+  CHECK(peak_rss_mib() - rss_before < 16.0);
+  // Within the cap, no tables: refused before decoding, nothing charged.
+  CHECK(ask(test::tiny_codec1_frame(6, 40, 40, 12), 12).status == Errc::entropy_table_mismatch);
+  // A shape the backend does not take (4096 rows): refused before its floats are charged or allocated.
+  CHECK(ask(make_frame(13, 1, 6, 4096, 2).bytes, 13).status == Errc::shape_out_of_range);
+  CHECK(worker->stats().memory_peak == 0);
+  // 6 x 64 x 64: 6,144 payload bytes + 98,304 bytes of floats, above the 64 KiB budget.
+  CHECK(ask(make_frame(14, 1, 6, 64, 64).bytes, 14).status == Errc::overloaded);
+  // Bounds of +-3e37 overflow the network: output_not_finite, never ok.
+  CHECK(ask(test::huge_bounds_frame(6, 8, 8, 15), 15).status == Errc::output_not_finite);
+  const TestFrame fine = make_frame(16, 4, 6, 8, 8);
+  CHECK(ask(fine.bytes, 16).status == Errc::ok);
+  worker->shutdown();
+  CHECK(worker->stats().frames_refused == 2);
+  CHECK(worker->stats().frames_overloaded == 1);
+  CHECK(worker->stats().memory_peak > 0);
+  CHECK(worker->stats().memory_peak <= o.memory_budget);
+  CHECK(worker->budget().used() == 0);
+}

@@ -137,6 +137,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool read_ended(const asio::error_code& ec);
   bool backpressured() const;
   bool beyond_budget(const wire::FrameHeader& h) const;
+  bool accepted(const wire::FrameHeader& h) const;
   void process();
   void submit_frame();
   void fail(Errc code);  // stream error: one error reply (frame id 0), then close
@@ -480,9 +481,10 @@ inline void Connection::arm_frame_timer(std::chrono::steady_clock::time_point at
     // Next: when the bytes received so far stop covering the rate (later as more arrive), or the frame timeout.
     auto next = timeout;
     if (o.min_frame_rate > 0) {
+      const double seconds = std::min(double(self->frame_bytes_) / double(o.min_frame_rate), 1e6);  // no overflow
       const auto covered = self->frame_started_ + o.frame_grace +
-                           std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(
-                               double(self->frame_bytes_) / double(o.min_frame_rate)));
+                           std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                               std::chrono::duration<double>(seconds));
       next = std::min(next, std::max(covered, now + std::chrono::milliseconds(50)));
     }
     self->arm_frame_timer(next);
@@ -519,11 +521,17 @@ inline bool Connection::charge_parser() {
 }
 
 // A frame whose payload and floats together exceed the whole memory budget can never be decoded here: its payload
-// is read through and checked but not kept (FrameParser::discard_body), then answered `overloaded`, so it costs
-// neither memory nor copies, however many such frames arrive.
+// is read through and checked but not kept (FrameParser::discard_body), then answered `overloaded` (or
+// shape_out_of_range, for a shape the backend does not take), so it costs neither memory nor copies, however many
+// such frames arrive.
 inline bool Connection::beyond_budget(const wire::FrameHeader& h) const {
   const uint64_t bytes = uint64_t(h.payload_size) + frame_values(h) * sizeof(float);
   return bytes > service_.budget().limit();
+}
+
+// A shape the backend does not take is known from the header: its payload is read through, never kept.
+inline bool Connection::accepted(const wire::FrameHeader& h) const {
+  return service_.pool().accepted().accepts(Shape{h.channels, h.height, h.width});
 }
 
 inline bool Connection::backpressured() const {
@@ -592,7 +600,8 @@ inline void Connection::process() {
     if (!consumed) return fail(consumed.code());
     if (!fits) return fail(Errc::overloaded);
     pos_ += *consumed;
-    if (parser_.in_body() && !parser_.discarded() && beyond_budget(parser_.header())) parser_.discard_body();
+    if (parser_.in_body() && !parser_.discarded() && (beyond_budget(parser_.header()) || !accepted(parser_.header())))
+      parser_.discard_body();
     if (parser_.has_frame()) submit_frame();
   }
   if (closed_) return;
@@ -605,7 +614,12 @@ inline void Connection::submit_frame() {
   frame_timer_.cancel();
   const wire::FrameHeader header = parser_.frame().header;
   ++service_.stats().frames_received;
-  if (parser_.discarded()) {  // read through, never kept (beyond_budget)
+  if (parser_.discarded()) {  // read through, never kept: a shape the backend refuses, or beyond_budget
+    if (!accepted(header)) {
+      ++service_.stats().frames_refused;
+      ++service_.stats().frames_decode_failed;
+      return answer_now(header, Errc::shape_out_of_range);
+    }
     ++service_.stats().frames_overloaded;
     return answer_now(header, Errc::overloaded);
   }
