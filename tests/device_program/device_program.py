@@ -5,7 +5,8 @@ that FFmpeg makes here. Standard library only.
   device_program.py CASE DEVICE SERVICE SOURCE_DIR
 
 CASE: loopback (every JSONL line parses, frame count and (s, b, codec) right, each reply answers its frame; fixed,
-adaptive, codec 1 and raw stdin), sigint (SIGINT mid-stream: exit 0, complete JSONL), reconnect (the service killed
+adaptive, codec 1 and raw stdin), sigint (SIGINT mid-stream: exit 0, complete JSONL, an annotated video that
+ffprobe reads to its last frame), reconnect (the service killed
 and restarted mid-run: the device says so, reconnects and goes on), bad_inputs (one clear line, non-zero exit), mqtt
 (the same frames through a mosquitto broker to an MQTT worker; skipped, exit 77, without the broker).
 """
@@ -180,8 +181,9 @@ def sigint():
     svc, port = start_service()
     try:
         out_path = os.path.join(TMP, "sigint.jsonl")
+        video = os.path.join(TMP, "sigint.mp4")
         p = subprocess.Popen([DEVICE, "--quiet", "--size", SIZE, "-i", clip, "--live", "--fixed", "3,2", "--server",
-                              f"127.0.0.1:{port}", "-o", out_path], stderr=subprocess.PIPE)
+                              f"127.0.0.1:{port}", "-o", out_path, "--video-out", video], stderr=subprocess.PIPE)
         deadline = time.time() + 60
         while time.time() < deadline:  # wait for a few answered frames, then interrupt mid-stream
             if os.path.exists(out_path) and open(out_path).read().count("\n") >= 5:
@@ -202,6 +204,13 @@ def sigint():
         check_frames(frames, "sigint", configs={(3, 2)})
         if len(frames) >= 300:
             fail("SIGINT did not stop the device mid-stream")
+        # The annotated video was closed properly: ffprobe reads every frame written, to the last.
+        probe = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+                                "stream=nb_read_frames,width,height", "-of", "csv=p=0", video],
+                               capture_output=True, text=True)
+        if probe.returncode != 0 or probe.stdout.strip() != f"{W},{H},{len(frames)}":
+            fail(f"the annotated video: ffprobe says {probe.stdout.strip()!r} {probe.stderr.strip()!r}, "
+                 f"want {W},{H},{len(frames)}")
         print(f"ok: SIGINT after {len(frames)} frames: exit 0, complete JSONL, summary {summary}")
     finally:
         stop_service(svc)
@@ -257,6 +266,7 @@ def bad_inputs():
         (["-i", clip, "--no-such-flag"], "unknown flag"),
         (["-i", clip, "--fixed", "5,2"], "bad --fixed"),
         (["-i", "-"], "stdin without --video-size"),
+        (["-i", clip, "--video-out", os.path.join(TMP, "video.xyz")], "unknown video container"),
     ]
     for args, what in cases:
         p = subprocess.run([DEVICE] + args + ["-o", out_path], capture_output=True, timeout=60)

@@ -15,10 +15,12 @@
 #include "link.hpp"
 #include "report.hpp"
 #include "source.hpp"
+#include "video_out.hpp"
 
 #include <signal.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <charconv>
 #include <cstdio>
@@ -66,6 +68,8 @@ transport:
                           --topic-prefix P (default slimcodec)
 output:
   -o, --output FILE       JSON Lines here (default: stdout)
+  --video-out FILE        also an annotated video: each frame sent, at the source's size, with its boxes (.mp4,
+                          .mkv, .avi; H.264 when FFmpeg has libx264, else MPEG-4 part 2)
   --quiet                 no progress on stderr (progress is shown only when stderr is a terminal)
   --help
 )";
@@ -82,7 +86,7 @@ struct Options {
   SourceOptions source;
   size_t every = 1, max_frames = 0;
   std::string weights = SLIMCODEC_SOURCE_DIR "/" SLIMCODEC_TRAINED_WEIGHTS;
-  std::string accuracy, entropy_tables, output = "-";
+  std::string accuracy, entropy_tables, output = "-", video_out;
   int size = 256;
   double deadline_ms = 1000, prior_rate = 50e3, reply_timeout_ms = 0;
   unsigned fixed_s = 0, fixed_b = 0;
@@ -197,6 +201,9 @@ int parse_options(int argc, char** argv, Options& o, bool& done) {
     } else if (a == "--topic-prefix") {
       if ((v = value()) == nullptr || !*v) return bad(v);
       o.topic_prefix = v;
+    } else if (a == "--video-out") {
+      if ((v = value()) == nullptr || !*v) return bad(v);
+      o.video_out = v;
     } else if (a == "-o" || a == "--output") {
       if ((v = value()) == nullptr || !*v) return bad(v);
       o.output = v;
@@ -248,6 +255,18 @@ void write_line(std::FILE* out, const SourceFrame& f, const device::FrameRecord&
   }
   std::fputs("]}\n", out);
   std::fflush(out);
+}
+
+// The frame at its own size with the reply's boxes, into the annotated video.
+bool annotate(VideoOut& video, const SourceFrame& f, const device::FrameRecord& r, double model_side,
+              std::string& error) {
+  const float sx = float(f.width / model_side), sy = float(f.height / model_side);
+  std::array<Box, wire::kMaxDetections> boxes;
+  for (size_t k = 0; k < r.detection_count; ++k) {
+    const wire::Detection& d = r.detections[k];
+    boxes[k] = Box{d.x1 * sx, d.y1 * sy, d.x2 * sx, d.y2 * sy, unsigned(d.class_id)};
+  }
+  return video.write(f.source_rgb, f.width, f.height, f.pts_s, boxes.data(), r.detection_count, error);
 }
 
 // Sleeps until `until` in short slices, so a signal ends the wait.
@@ -302,7 +321,10 @@ int main(int argc, char** argv) {
 
   o.source.out_width = o.source.out_height = o.size;
   o.source.stop = &g_stop;
+  o.source.keep_source_rgb = !o.video_out.empty();
   std::string error;
+  std::unique_ptr<VideoOut> video;
+  if (!o.video_out.empty() && !(video = VideoOut::create(o.video_out, error))) return fail(error);
   std::unique_ptr<Source> source = Source::open(o.source, error);
   if (!source) return fail(error);
 
@@ -390,6 +412,11 @@ int main(int argc, char** argv) {
     }
     if (r->plan != device::Plan::split) continue;
     write_line(out, frame, *r, 2.0 * double(side));
+    if (video && !annotate(*video, frame, *r, 2.0 * double(side), error)) {
+      std::fprintf(stderr, "slimcodec-device: %s\n", error.c_str());
+      status = 1;
+      break;
+    }
     ++sum.frames;
     sum.bytes_sum += double(r->bytes);
     if (r->status == Errc::ok) {
@@ -412,6 +439,7 @@ int main(int argc, char** argv) {
   if (!o.quiet) sum.print_text(stderr, o.deadline_ms);
   link->close();
   source.reset();
+  if (video && !video->close(error)) status = fail(error);
   if (out != stdout ? std::fclose(out) != 0 : std::fflush(out) != 0) return fail("cannot finish writing " + (o.output == "-" ? std::string("stdout") : o.output));
   return status;
 }

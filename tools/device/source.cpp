@@ -20,6 +20,7 @@ extern "C" {
 #include <cstring>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace slimcodec_device {
@@ -88,7 +89,7 @@ class Scaler {
 
 class FfmpegSource final : public Source {
  public:
-  explicit FfmpegSource(const SourceOptions& o) : o_(o), front_(size_t(3) * o.out_width * o.out_height) {}
+  explicit FfmpegSource(const SourceOptions& o) : o_(o) { front_.model.resize(size_t(3) * o.out_width * o.out_height); }
 
   ~FfmpegSource() override {
     closing_ = true;
@@ -143,8 +144,8 @@ class FfmpegSource final : public Source {
     time_base_ = av_q2d(fmt_->streams[stream_]->time_base);
     start_ = std::chrono::steady_clock::now();
     if (live_) {
-      back_.resize(front_.size());
-      shared_.resize(front_.size());
+      back_.model.resize(front_.model.size());
+      shared_.model.resize(front_.model.size());
       thread_ = std::thread([this] { capture(); });
     }
     return true;
@@ -153,7 +154,7 @@ class FfmpegSource final : public Source {
   Next next(SourceFrame& f, std::string& error) override {
     if (!live_) {
       const Next n = decode(f, front_, error);
-      f.rgb = front_.data();
+      front_.point(f);
       return n;
     }
     std::unique_lock<std::mutex> lock(mutex_);
@@ -165,9 +166,9 @@ class FfmpegSource final : public Source {
       error = error_;
       return error_.empty() ? Next::end : Next::error;
     }
-    front_.swap(shared_);
+    std::swap(front_, shared_);
     f = shared_frame_;
-    f.rgb = front_.data();
+    front_.point(f);
     fresh_ = false;
     return Next::frame;
   }
@@ -199,7 +200,7 @@ class FfmpegSource final : public Source {
         return;
       }
       if (fresh_) ++dropped_;  // the previous frame was never taken
-      back_.swap(shared_);
+      std::swap(back_, shared_);
       shared_frame_ = f;
       fresh_ = true;
       ready_.notify_all();
@@ -219,8 +220,17 @@ class FfmpegSource final : public Source {
                                                                                std::chrono::milliseconds(20)));
   }
 
+  // A frame's pixels: at the model input, and at the source's own size when kept.
+  struct Buffers {
+    std::vector<uint8_t> model, source;
+    void point(SourceFrame& f) const {
+      f.rgb = model.data();
+      f.source_rgb = source.empty() ? nullptr : source.data();
+    }
+  };
+
   // The next decoded frame, scaled into `out`.
-  Next decode(SourceFrame& f, std::vector<uint8_t>& out, std::string& error) {
+  Next decode(SourceFrame& f, Buffers& out, std::string& error) {
     for (;;) {
       const int got = avcodec_receive_frame(ctx_, frame_);
       if (got == 0) {
@@ -229,10 +239,17 @@ class FfmpegSource final : public Source {
         f.height = frame_->height;
         const int64_t pts = frame_->best_effort_timestamp;
         f.pts_s = pts != AV_NOPTS_VALUE ? double(pts) * time_base_ : seconds_since(start_);
-        if (!scaler_.scale(frame_->data, frame_->linesize, frame_->width, frame_->height,
-                           AVPixelFormat(frame_->format), out.data(), o_.out_width, o_.out_height))
-          return error = "cannot scale a " + std::to_string(frame_->width) + "x" + std::to_string(frame_->height) +
-                         " frame", Next::error;
+        const AVPixelFormat format = AVPixelFormat(frame_->format);
+        bool scaled = scaler_.scale(frame_->data, frame_->linesize, f.width, f.height, format, out.model.data(),
+                                    o_.out_width, o_.out_height);
+        if (scaled && o_.keep_source_rgb) {
+          out.source.resize(size_t(3) * f.width * f.height);
+          scaled = source_scaler_.scale(frame_->data, frame_->linesize, f.width, f.height, format,
+                                        out.source.data(), f.width, f.height);
+        }
+        if (!scaled)
+          return error = "cannot scale a " + std::to_string(f.width) + "x" + std::to_string(f.height) + " frame",
+                 Next::error;
         av_frame_unref(frame_);
         return Next::frame;
       }
@@ -266,13 +283,13 @@ class FfmpegSource final : public Source {
   AVCodecContext* ctx_ = nullptr;
   AVPacket* packet_ = nullptr;
   AVFrame* frame_ = nullptr;
-  Scaler scaler_;
+  Scaler scaler_, source_scaler_;
   int stream_ = -1;
   double time_base_ = 0;
   size_t index_ = 0;
   std::chrono::steady_clock::time_point start_, pace_origin_;
   bool paced_ = false;
-  std::vector<uint8_t> front_, back_, shared_;  // the caller's frame; the thread's; the newest published
+  Buffers front_, back_, shared_;  // the caller's frame; the thread's; the newest published
   // Live sources: the capture thread and the newest frame it published.
   std::thread thread_;
   std::mutex mutex_;
@@ -331,6 +348,7 @@ class StdinSource final : public Source {
     f.width = width_;
     f.height = height_;
     f.rgb = out_.data();
+    f.source_rgb = o_.keep_source_rgb ? in_.data() : nullptr;
     return Next::frame;
   }
 

@@ -19,6 +19,7 @@ struct SourceOptions {
   std::string framerate;      // the camera's rate (e.g. 30), or raw stdin frames' nominal rate (timestamps)
   int live = -1;              // 1: drop frames (newest wins), 0: every frame in order, -1: cameras and URLs are live
   int out_width = 0, out_height = 0;  // the model input
+  bool keep_source_rgb = false;       // also hand out each frame at its own size (for the annotated video)
   const std::atomic<bool>* stop = nullptr;  // set by SIGINT/SIGTERM: blocking reads return
 };
 
@@ -27,6 +28,7 @@ struct SourceFrame {
   double pts_s = 0;       // source timestamp, seconds (the stream's; stdin: index / rate, or arrival time)
   int width = 0, height = 0;  // the source frame's size (boxes are reported in these pixels)
   const uint8_t* rgb = nullptr;  // out_width * out_height * 3 bytes, valid until the next next()
+  const uint8_t* source_rgb = nullptr;  // width * height * 3 bytes with keep_source_rgb (else null), as long
 };
 
 class Source {
