@@ -61,7 +61,7 @@ def test_fuzz_readers_raise_only_library_errors(sc, golden_tables):
     deadline = time.monotonic() + FUZZ_SECONDS
     runs = [0]
 
-    @settings(max_examples=int(os.environ.get("SLIMCODEC_PY_FUZZ_EXAMPLES", "3000")), deadline=None, database=None, derandomize=False,
+    @settings(max_examples=int(os.environ.get("SLIMCODEC_PY_FUZZ_EXAMPLES", "800")), deadline=None, database=None, derandomize=False,
               suppress_health_check=list(HealthCheck))
     @given(seed=st.sampled_from(SEEDS),
            edits=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 1 << 20), st.integers(0, 255)), max_size=4),
