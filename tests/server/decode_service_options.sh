@@ -30,6 +30,8 @@ check 2 --write-timeout-ms +5
 check 2 --max-connections -5
 check 2 --send-buffer-bytes 100
 check 2 --io-threads 0
+check 2 --min-frame-rate -1
+check 2 --frame-grace-ms 1x
 check 2 --io-threads -1
 check 2 --io-threads 65
 check 2 --entropy-tables ""
@@ -38,4 +40,6 @@ check 1 --port 0 --backend native --option random_seed=1 --entropy-tables "$0"
 check 1 --port 0 --backend native --option random_seed=abc
 check 1 --port 0 --backend native --option random_seed=99999999999999999999999
 check 1 --port 0 --backend native --option random_seed=1 --option max_pixels=-1
+check 1 --port 0 --backend native --option random_seed=1 --option max_height=0
+check 1 --port 0 --backend native --option random_seed=1 --option fixed_size=2
 exit 0

@@ -19,15 +19,20 @@
 // after the last repetition is within 16 MiB of RSS after the first (no leak); SIGTERM ends it with exit status 0
 // within 20 s and its counts balance (received = answered + unanswered). A last scenario runs a second service with a
 // soft and hard descriptor limit of 128: 300 connections make accept() fail with EMFILE; once they are gone a new
-// client is answered.
+// client is answered. The guard scenario runs a service with the native backend: 92-byte codec-1 frames declaring up
+// to 32 x 4096 x 4096 values, a codec-1 frame and no tables, 6 x 4096 x 2, bounds of +-3e37 and a 12.6 MB frame of
+// 6 x 4096 x 4096 values must each get their error (never ok over a NaN map) with the service's peak RSS within
+// 16 MiB (the 12.6 MB frame: its payload + 16 MiB); then 1,024 tricklers fill the connection table and a good
+// client must be answered within 5 s.
 //
 // Usage: hostile_clients PATH_TO_SERVICE [--hostile N] [--reps N]
 //   N defaults to 1000 (400 and 2 repetitions under sanitizers, which check memory safety, not latency or RSS;
 //   or $SLIMCODEC_HOSTILE_CONNECTIONS). One report line per repetition.
-// Diagnosis (docs/service.md): SLIMCODEC_HOSTILE_ONLY=KIND[,KIND...] runs those hostile kinds only, or "emfile" the
-// descriptor scenario alone; SLIMCODEC_HOSTILE_SERVICE_ARGS adds service options (e.g. "--io-threads 1"),
-// SLIMCODEC_HOSTILE_IO_THREADS sets them for the descriptor scenario; SLIMCODEC_HOSTILE_DEBUG prints when the slow
-// round trips happened and the hostile connections that did not get their answer.
+// Diagnosis (docs/service.md): SLIMCODEC_HOSTILE_ONLY=KIND[,KIND...] runs those hostile kinds only, "emfile" the
+// descriptor scenario alone, or "guard" the guard scenario alone; SLIMCODEC_HOSTILE_SERVICE_ARGS adds service
+// options (e.g. "--io-threads 1"), SLIMCODEC_HOSTILE_IO_THREADS sets them for the descriptor scenario;
+// SLIMCODEC_HOSTILE_DEBUG prints when the slow round trips happened and the hostile connections that did not get
+// their answer.
 #include <slimcodec/codec.hpp>
 #include <slimcodec/device/tcp_transport.hpp>
 #include <slimcodec/wire/header_codec.hpp>
