@@ -8,8 +8,6 @@ from ._slimcodec import *  # noqa: F401,F403
 from ._slimcodec import Error, FrameParser, exceptions_by_errc  # noqa: F401
 from ._slimcodec import _cpp_decode_seconds  # noqa: F401  (bench/bench_python.py)
 
-__all__ = [name for name in dir() if not name.startswith("_")]
-
 
 def iter_frames(source, chunk_size=65536, parser=None):
     """Yields the frames of a stream: a binary file (read), a socket (recv) or an iterable of byte chunks.
@@ -26,3 +24,6 @@ def iter_frames(source, chunk_size=65536, parser=None):
     for chunk in chunks:
         yield from parser.feed(chunk)
     parser.finish()
+
+
+__all__ = [name for name in dir() if not name.startswith("_")]

@@ -70,6 +70,7 @@ constexpr ErrcName kErrcNames[] = {
     {Errc::timed_out, "timed_out", "TimedOut"},
     {Errc::out_of_memory, "out_of_memory", "OutOfMemory"},
     {Errc::overloaded, "overloaded", "Overloaded"},
+    {Errc::output_not_finite, "output_not_finite", "OutputNotFinite"},
 };
 
 // The binding's own C++ exception: carries a library Error up to pybind11's translator (include/ never throws).
@@ -352,13 +353,26 @@ class StreamParser {
     return out;
   }
 
-  void finish() const { check(parser_.finish()); }
+  void finish() const {
+    Result<void> r;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      r = parser_.finish();
+    }
+    check(r);
+  }
   void reset() {
     std::lock_guard<std::mutex> lock(mutex_);
     parser_.reset();
   }
-  size_t need() const { return parser_.need(); }
-  bool failed() const { return parser_.failed(); }
+  size_t need() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return parser_.need();
+  }
+  bool failed() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return parser_.failed();
+  }
 
  private:
   static wire::ParserLimits limits(size_t max_payload) {
@@ -368,7 +382,7 @@ class StreamParser {
   }
   wire::FrameParser parser_;
   std::shared_ptr<const entropy::TableSet> tables_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;  // feed() runs without the GIL: calls from several threads take turns here
 };
 
 // ---------------------------------------------------------------- replies
