@@ -809,7 +809,24 @@ PYBIND11_MODULE(_slimcodec, m) {
           "The payload bytes as a read-only uint8 array, a view into the frame's bytes (no copy)")
       .def("values", &frame_values, py::arg("tables") = py::none(), py::arg("out") = py::none(),
            "Dequantized float32 [C, H, W] (codec 1: with the tables given here or at parse); out= reuses an array")
-      .def("codes", &frame_codes, py::arg("tables") = py::none(), "The C*H*W codes, uint8 [C, H, W]")
+      .def(
+          "codes",
+          [](py::object self, const py::object& tables) -> py::array {
+            const Frame& f = self.cast<const Frame&>();
+            // At b = 8 the raw bit-pack layout puts code i in byte i (quant/layout.hpp: byte k of lane word l is
+            // byte 16 k + l): the codes are the payload itself, handed out as a read-only view.
+            if (f.header.codec == wire::Codec::raw_bitpack && f.header.bits == 8) {
+              const auto shape = f.shape();
+              py::array a(py::dtype::of<uint8_t>(), shape,
+                          {py::ssize_t(f.header.height) * f.header.width, py::ssize_t(f.header.width), py::ssize_t(1)},
+                          f.payload, self);
+              set_read_only(a);
+              return a;
+            }
+            return frame_codes(f, tables);
+          },
+          py::arg("tables") = py::none(),
+          "The C*H*W codes, uint8 [C, H, W] (at b = 8 with codec 0 a read-only view of the payload: no copy)")
       .def("to_bytes", &frame_bytes)
       .def("__bytes__", &frame_bytes)
       .def("__repr__", [](const Frame& f) {

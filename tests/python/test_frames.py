@@ -183,6 +183,20 @@ def test_payload_is_a_view_of_the_bytes(sc):
     assert view.tobytes() == data[48:-4]  # the view keeps its frame (and the bytes) alive
 
 
+def test_codes_at_8_bits_are_a_view_of_the_payload(sc):
+    x = latent(8, (3, 5, 47))  # 705 values: the payload is padded to 768 bytes
+    data = sc.encode_frame(x, s=1, bits=8, bounds=(-3, 3))
+    f = sc.parse_frame(data)
+    codes = f.codes()
+    assert codes.shape == (3, 5, 47) and codes.base is not None and not codes.flags.writeable
+    np.testing.assert_array_equal(codes.ravel(), f.payload[:x.size])
+    # The same codes as the general unpack (bounds [0, 255], step 1) of every other b.
+    levels = np.clip(np.rint((x + 3) * np.float32(255 / 6)), 0, 255)
+    assert np.mean(codes == levels) > 0.99
+    np.testing.assert_allclose(f.values(), np.float32(-3) + codes.astype(np.float32) * np.float32(f.step),
+                               rtol=0, atol=4 * 3 * np.finfo(np.float32).eps)
+
+
 def test_mutable_buffers_are_copied(sc):
     data = bytearray(sc.encode_frame(latent(3), s=1, bits=2))
     f = sc.parse_frame(data)
