@@ -1,10 +1,10 @@
-"""The video demo's outputs from what the device received (slimcodec-video-demo's device.jsonl): the full
-teacher's detections on the same frames (the reference: the frame at the teacher's input size, no split), mAP of
+"""The video demo's outputs from what the device received (slimcodec-device's JSON Lines, one file per
+deadline, scripts/demo-video): the full teacher's detections on the same frames (the reference: the frame at the teacher's input size, no split), mAP of
 the device's detections against them per frame and per deadline (COCO mAP@[.5:.95], training/slimtrain/coco_map.py,
 reference boxes = teacher detections with score >= 0.3, as training's evaluation), an annotated video per deadline
 (boxes and labels the device received, its (s, b), the round trip) and a contact sheet PNG (device beside teacher).
 
-  /usr/bin/python3 tools/video_report.py --device DIR/device.jsonl --video vtest.avi --out DIR
+  /usr/bin/python3 tools/video_report.py --device DIR/device_1500ms.jsonl DIR/device_3000ms.jsonl --video vtest.avi --out DIR
 
 Needs python3-torch, python3-numpy, python3-pil, python3-av and the teacher (scripts/fetch-teacher).
 """
@@ -29,8 +29,19 @@ kGtThreshold = 0.3    # reference boxes, as training/slimtrain/evaluate.py
 kDrawThreshold = 0.3  # boxes drawn on the video and the contact sheet
 
 
-def read_device(path):
-    rows = [json.loads(line) for line in open(path) if line.strip()]
+def read_device(paths):
+    """slimcodec-device's lines (docs/device.md), each file's deadline from its summary line, detections as
+    (class, score, x1, y1, x2, y2) in the frame's pixels, status as the Errc number."""
+    rows = []
+    for path in paths:
+        lines = [json.loads(line) for line in open(path) if line.strip()]
+        summary = [r for r in lines if r.get("summary")]
+        if len(summary) != 1:
+            sys.exit(f"{path}: not slimcodec-device output (no summary line)")
+        for r in lines:
+            if not r.get("summary"):
+                rows.append(dict(r, deadline_ms=summary[0]["deadline_ms"], status=r["status_code"],
+                                 detections=[[d["class"], d["score"], *d["box"]] for d in r["detections"]]))
     deadlines = sorted({r["deadline_ms"] for r in rows})
     return rows, deadlines
 
@@ -120,7 +131,7 @@ def write_video(path, images, fps=5):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--device", required=True)
+    ap.add_argument("--device", required=True, nargs="+")
     ap.add_argument("--video", default="/usr/share/doc/opencv-doc/examples/data/vtest.avi")
     ap.add_argument("--out", required=True)
     ap.add_argument("--teacher-size", type=int, default=512)

@@ -412,6 +412,11 @@ int main(int argc, char** argv) {
     }
     if (r->plan != device::Plan::split) continue;
     write_line(out, frame, *r, 2.0 * double(side));
+    if (std::ferror(out)) {  // a full disk, a closed pipe (SIGPIPE is ignored): stop rather than run on unheard
+      std::fprintf(stderr, "slimcodec-device: cannot write %s\n", o.output == "-" ? "stdout" : o.output.c_str());
+      status = 1;
+      break;
+    }
     if (video && !annotate(*video, frame, *r, 2.0 * double(side), error)) {
       std::fprintf(stderr, "slimcodec-device: %s\n", error.c_str());
       status = 1;
@@ -440,6 +445,9 @@ int main(int argc, char** argv) {
   link->close();
   source.reset();
   if (video && !video->close(error)) status = fail(error);
-  if (out != stdout ? std::fclose(out) != 0 : std::fflush(out) != 0) return fail("cannot finish writing " + (o.output == "-" ? std::string("stdout") : o.output));
+  const bool written = std::ferror(out) == 0;
+  const bool closed = out != stdout ? std::fclose(out) == 0 : std::fflush(out) == 0;
+  if (!(written && closed) && status == 0)  // else the reason was already said
+    return fail("cannot finish writing " + (o.output == "-" ? std::string("stdout") : o.output));
   return status;
 }
