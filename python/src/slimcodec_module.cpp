@@ -160,6 +160,7 @@ Tables tables_from_file(const weights::SafeTensorsFile& f) {
 
 const entropy::TableSet* table_ptr(const py::object& tables) {
   if (tables.is_none()) return nullptr;
+  if (!py::isinstance<Tables>(tables)) raise(Errc::invalid_argument, "tables must be EntropyTables or None");
   return tables.cast<const Tables&>().set.get();
 }
 
@@ -182,6 +183,7 @@ struct Frame {
 
 std::shared_ptr<const entropy::TableSet> shared_tables(const py::object& tables) {
   if (tables.is_none()) return nullptr;
+  if (!py::isinstance<Tables>(tables)) raise(Errc::invalid_argument, "tables must be EntropyTables or None");
   return tables.cast<const Tables&>().set;
 }
 
@@ -561,6 +563,108 @@ double cpp_decode_seconds(const py::buffer& frame, py::array_t<float>& out, size
   return std::chrono::duration<double>(stop - start).count() / double(iterations ? iterations : 1);
 }
 
+// ---------------------------------------------------------------- decode_frame, the per-frame hot path
+// decode_frame(data, tables=None, out=None, max_payload_size=16 MiB) through the vectorcall protocol: for a bytes
+// object, tables None or EntropyTables, out None or a C-contiguous writeable float32 array, it parses and
+// dequantizes with no more than the CPython calls those checks need (pybind11's keyword handling alone cost more
+// than the C++ decode of a small frame). Anything else goes to _decode_frame_general, which converts or raises.
+PyObject* g_general_decode = nullptr;
+
+PyObject* fast_decode_frame(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) noexcept {
+  const auto general = [&] { return PyObject_Vectorcall(g_general_decode, args, size_t(nargs), kwnames); };
+  PyObject* slot[4] = {nullptr, Py_None, Py_None, nullptr};  // data, tables, out, max_payload_size
+  static const char* const kNames[4] = {"data", "tables", "out", "max_payload_size"};
+  if (nargs > 4) return general();
+  for (Py_ssize_t i = 0; i < nargs; ++i) slot[i] = args[i];
+  const Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+  for (Py_ssize_t k = 0; k < nkw; ++k) {
+    PyObject* name = PyTuple_GET_ITEM(kwnames, k);
+    int j = 0;
+    while (j < 4 && PyUnicode_CompareWithASCIIString(name, kNames[j]) != 0) ++j;
+    if (j == 4 || j < nargs) return general();  // unknown or repeated: the general path raises TypeError
+    slot[j] = args[nargs + k];
+  }
+  PyObject *data = slot[0], *tables = slot[1], *out = slot[2];
+  if (data == nullptr || !PyBytes_Check(data)) return general();
+  wire::ParserLimits limits;
+  if (slot[3] != nullptr) {
+    if (!PyLong_Check(slot[3])) return general();
+    limits.max_payload_size = PyLong_AsSize_t(slot[3]);
+    if (PyErr_Occurred()) {
+      PyErr_Clear();
+      return general();
+    }
+  }
+  try {
+    const entropy::TableSet* t = nullptr;
+    if (tables != Py_None) {
+      if (!py::isinstance<Tables>(tables)) return general();
+      t = py::handle(tables).cast<const Tables&>().set.get();
+    }
+    const auto* in = reinterpret_cast<const uint8_t*>(PyBytes_AS_STRING(data));
+    const size_t size = size_t(PyBytes_GET_SIZE(data));
+    Result<wire::FrameView> v = Errc::truncated;
+    Result<size_t> r = size_t{0};
+    if (out != Py_None) {
+      auto& api = py::detail::npy_api::get();
+      if (!api.PyArray_Check_(out)) return general();
+      auto* a = py::detail::array_proxy(out);
+      constexpr int kNeed = py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_ | py::detail::npy_api::NPY_ARRAY_WRITEABLE_ |
+                            py::detail::npy_api::NPY_ARRAY_ALIGNED_;
+      if (py::detail::array_descriptor_proxy(a->descr)->type_num != py::detail::npy_api::NPY_FLOAT_ ||
+          (a->flags & kNeed) != kNeed)
+        return general();
+      size_t cap = 1;
+      for (int d = 0; d < a->nd; ++d) cap *= size_t(a->dimensions[d]);
+      auto* dst = reinterpret_cast<float*>(a->data);
+      {
+        py::gil_scoped_release nogil;
+        v = wire::parse_frame(in, size, limits);
+        if (v) {
+          const wire::FrameHeader& h = v->header;
+          r = size_t(h.channels) * h.height * h.width == cap
+                  ? dequantize_frame(*v, dst, cap, t)
+                  : Result<size_t>(Error{Errc::buffer_too_small, "out must hold exactly C*H*W float32 values"});
+        }
+      }
+      if (!v) raise(v.error());
+      if (!r) raise(r.error());
+      Py_INCREF(out);
+      return out;
+    }
+    {
+      py::gil_scoped_release nogil;
+      v = wire::parse_frame(in, size, limits);
+    }
+    if (!v) raise(v.error());
+    const wire::FrameHeader& h = v->header;
+    py::array_t<float> values({py::ssize_t(h.channels), py::ssize_t(h.height), py::ssize_t(h.width)});
+    float* dst = values.mutable_data();
+    const size_t n = size_t(values.size());
+    {
+      py::gil_scoped_release nogil;
+      r = dequantize_frame(*v, dst, n, t);
+    }
+    if (!r) raise(r.error());
+    return values.release().ptr();
+  } catch (const LibraryError& e) {
+    set_python_error(e.error);
+  } catch (py::error_already_set& e) {
+    e.restore();
+  } catch (const std::bad_alloc&) {
+    PyErr_NoMemory();
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+  }
+  return nullptr;
+}
+
+PyMethodDef kFastDecodeDef = {
+    "decode_frame", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&fast_decode_frame)),
+    METH_FASTCALL | METH_KEYWORDS,
+    "decode_frame(data, tables=None, out=None, max_payload_size=16777216)\n--\n\nParses and dequantizes one frame: "
+    "float32 [C, H, W] (into out= when given: no allocation, one GIL release). Codec-1 frames need tables="};
+
 }  // namespace
 
 PYBIND11_MODULE(_slimcodec, m) {
@@ -841,9 +945,10 @@ PYBIND11_MODULE(_slimcodec, m) {
         py::arg("max_payload_size") = wire::kDefaultMaxPayload,
         "Parses and checks the frame at the start of data (bytes after it are left alone: see frame_size)");
   m.def(
-      "decode_frame",
+      "_decode_frame_general",
       [](const py::buffer& data, const py::object& tables, const py::object& out, size_t max_payload) {
-        // One call, one GIL release: parse + dequantize, the server's whole-frame path.
+        // One call, one GIL release (with out=): parse + dequantize, the server's whole-frame path. decode_frame
+        // below takes the common case without pybind11's argument machinery and hands every other one here.
         Bytes in(data);
         wire::ParserLimits limits;
         limits.max_payload_size = max_payload;
@@ -890,6 +995,11 @@ PYBIND11_MODULE(_slimcodec, m) {
       py::arg("data"), py::arg("tables") = py::none(), py::arg("out") = py::none(),
       py::arg("max_payload_size") = wire::kDefaultMaxPayload,
       "Parses and dequantizes one frame: float32 [C, H, W] (into out= when given, no allocation)");
+  g_general_decode = m.attr("_decode_frame_general").ptr();
+  Py_INCREF(g_general_decode);
+  PyObject* fast = PyCFunction_NewEx(&kFastDecodeDef, nullptr, py::str("slimcodec").ptr());
+  if (fast == nullptr) throw py::error_already_set();
+  m.add_object("decode_frame", py::reinterpret_steal<py::object>(fast));
   m.def("encode_frame", &encode_frame_bytes, py::arg("latent"), py::kw_only(), py::arg("s"), py::arg("bits"),
         py::arg("bounds") = py::none(), py::arg("frame_id") = 0, py::arg("timestamp_us") = 0,
         py::arg("bound_mode") = py::none(), py::arg("tables") = py::none(),

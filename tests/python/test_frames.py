@@ -220,6 +220,27 @@ def test_values_into_out(sc):
         sc.decode_frame(data, out=np.empty((6, 12, 12), np.float64))
 
 
+def test_decode_frame_argument_forms(sc, golden_tables):
+    data = sc.encode_frame(latent(12), s=1, bits=4)
+    want = sc.parse_frame(data).values()
+    out = np.empty((6, 12, 12), np.float32)
+    assert sc.decode_frame(data, None, out) is out
+    np.testing.assert_array_equal(out, want)
+    np.testing.assert_array_equal(sc.decode_frame(data=data, max_payload_size=len(data)), want)
+    np.testing.assert_array_equal(sc.decode_frame(memoryview(data)), want)  # the general path: any buffer
+    np.testing.assert_array_equal(sc.decode_frame(bytearray(data), tables=golden_tables), want)
+    with pytest.raises(sc.InvalidArgument):
+        sc.decode_frame(data, tables=5)
+    with pytest.raises(sc.InvalidArgument):
+        sc.decode_frame(data, out=np.empty((6, 12, 24), np.float32)[:, :, ::2])
+    with pytest.raises(sc.LengthTooLarge):
+        sc.decode_frame(data, max_payload_size=10)
+    with pytest.raises(TypeError):
+        sc.decode_frame(data, nonsense=1)
+    with pytest.raises(TypeError):
+        sc.decode_frame()
+
+
 def test_encode_errors_are_typed(sc):
     x = latent(5)
     with pytest.raises(sc.BitsOutOfRange):
