@@ -1,5 +1,6 @@
 // slimcodec-device's frame sources (source.hpp): FFmpeg input and raw RGB24 on stdin, scaled with libswscale.
 #include "source.hpp"
+#include "av_error.hpp"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -25,12 +26,6 @@ extern "C" {
 
 namespace slimcodec_device {
 namespace {
-
-std::string av_error(int code) {
-  char text[AV_ERROR_MAX_STRING_SIZE] = {};
-  av_strerror(code, text, sizeof text);
-  return text;
-}
 
 bool parse_int(const std::string& text, int& out) {
   const auto r = std::from_chars(text.data(), text.data() + text.size(), out);

@@ -1,6 +1,7 @@
 // slimcodec-device's annotated video (video_out.hpp): boxes drawn into RGB, libswscale to YUV 4:2:0, libavcodec,
 // libavformat.
 #include "video_out.hpp"
+#include "av_error.hpp"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -14,12 +15,6 @@ extern "C" {
 
 namespace slimcodec_device {
 namespace {
-
-std::string av_error(int code) {
-  char text[AV_ERROR_MAX_STRING_SIZE] = {};
-  av_strerror(code, text, sizeof text);
-  return text;
-}
 
 // One colour per class (mod 8), 2-pixel outlines, clipped to the frame.
 void draw_box(uint8_t* rgb, int w, int h, const Box& b) {
