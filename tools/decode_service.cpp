@@ -355,6 +355,7 @@ int main(int argc, char** argv) {
               (unsigned long long)s.connections_failed, (unsigned long long)s.connections_cut,
               (unsigned long long)s.connections_timed_out, (unsigned long long)s.accept_errors,
               (unsigned long long)s.connections_evicted, (unsigned long long)s.connections_too_slow,
-              (unsigned long long)s.frames_refused, double(s.memory_peak) / (1 << 20), double(options.memory_budget) / (1 << 20));
+              (unsigned long long)s.frames_refused, double(s.memory_peak) / (1 << 20),
+              double(options.memory_budget) / (1 << 20));
   return 0;
 }

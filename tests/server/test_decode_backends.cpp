@@ -341,7 +341,8 @@ TEST_CASE("native backend declares the shapes it takes, per dimension, and keeps
                 .code() == Errc::invalid_argument);
   }
   SECTION("fixed_size=1 takes the built size only") {
-    auto fixed = registry.create("native", {{"random_seed", "1"}, {"height", "8"}, {"width", "8"}, {"fixed_size", "1"}});
+    auto fixed =
+        registry.create("native", {{"random_seed", "1"}, {"height", "8"}, {"width", "8"}, {"fixed_size", "1"}});
     REQUIRE(fixed);
     REQUIRE((*fixed)->accepted().accepts({6, 8, 8}));
     REQUIRE_FALSE((*fixed)->accepted().accepts({6, 8, 7}));

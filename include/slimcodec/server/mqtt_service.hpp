@@ -78,7 +78,8 @@ class MqttDecodeService {
     if (!mqtt::mqtt_valid_prefix(options.topic_prefix)) return Error{Errc::invalid_argument, "bad MQTT topic prefix"};
     if (options.max_queued == 0) return Error{Errc::invalid_argument, "max_queued must be at least 1"};
     if (options.client_id.empty()) options.client_id = mqtt::mqtt_unique_client_id("decoder");
-    if (!options.budget && !try_allocate([&] { options.budget = std::make_shared<MemoryBudget>(options.memory_budget); }))
+    if (!options.budget &&
+        !try_allocate([&] { options.budget = std::make_shared<MemoryBudget>(options.memory_budget); }))
       return Error{Errc::out_of_memory, "memory budget"};
     BackendRegistry& registry = options.registry ? *options.registry : BackendRegistry::global();
     register_builtin_backends(registry);

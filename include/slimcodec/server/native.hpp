@@ -55,9 +55,11 @@ class NativeBackend final : public DecoderBackend {
     uint64_t side = 1;  // the side of a square of `limit` pixels, rounded up
     while (side * side < limit) ++side;
     const uint64_t default_side = std::min<uint64_t>(2 * side, model::kMaxSide);
-    auto max_height = option_u64(options, "max_height", 1, model::kMaxSide, "native backend: max_height must be in 1..8192");
+    auto max_height =
+        option_u64(options, "max_height", 1, model::kMaxSide, "native backend: max_height must be in 1..8192");
     if (!max_height) return max_height.error();
-    auto max_width = option_u64(options, "max_width", 1, model::kMaxSide, "native backend: max_width must be in 1..8192");
+    auto max_width =
+        option_u64(options, "max_width", 1, model::kMaxSide, "native backend: max_width must be in 1..8192");
     if (!max_width) return max_width.error();
     auto fixed = option_u64(options, "fixed_size", 0, 1, "native backend: fixed_size must be 0 or 1");
     if (!fixed) return fixed.error();

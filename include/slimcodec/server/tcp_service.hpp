@@ -196,7 +196,8 @@ class TcpService {
   static Result<std::unique_ptr<TcpService>> create(asio::io_context& io, ServiceOptions options) {
     BackendRegistry& registry = options.registry ? *options.registry : BackendRegistry::global();
     register_builtin_backends(registry);
-    if (!options.budget && !try_allocate([&] { options.budget = std::make_shared<MemoryBudget>(options.memory_budget); }))
+    if (!options.budget &&
+        !try_allocate([&] { options.budget = std::make_shared<MemoryBudget>(options.memory_budget); }))
       return Error{Errc::out_of_memory, "memory budget"};
     auto pool = WorkerPool::create(options.workers, options.backend, options.backend_options, registry);
     if (!pool) return pool.error();
@@ -501,7 +502,8 @@ inline void Connection::track_frame_deadline() {
     frame_bytes_ = 0;
     const ServiceOptions& o = service_.options();
     auto first = o.frame_timeout;
-    if (o.min_frame_rate > 0) first = std::min(first, std::chrono::duration_cast<std::chrono::milliseconds>(o.frame_grace));
+    if (o.min_frame_rate > 0)
+      first = std::min(first, std::chrono::duration_cast<std::chrono::milliseconds>(o.frame_grace));
     arm_frame_timer(frame_started_ + first);
   } else if (!mid_frame && frame_timer_armed_) {
     frame_timer_armed_ = false;
