@@ -131,8 +131,8 @@ def probe_loss(student: Student, cache: TargetCache, count: int, factor: int, ba
 class Progress:
     """One status line: rewritten in place on a terminal, printed every `every` steps otherwise."""
 
-    def __init__(self, total: int, every: int, stream=sys.stderr):
-        self.total, self.every, self.stream = total, every, stream
+    def __init__(self, total: int, every: int, stream=sys.stderr, first: int = 0):
+        self.total, self.every, self.stream, self.first = total, every, stream, first
         self.tty = hasattr(stream, "isatty") and stream.isatty()
         self.start = time.monotonic()
 
@@ -140,7 +140,8 @@ class Progress:
         if not self.tty and step % self.every and step != self.total:
             return
         done = step / max(1, self.total)
-        eta = (time.monotonic() - self.start) * (1 - done) / max(done, 1e-9)
+        rate = (step - self.first) / max(time.monotonic() - self.start, 1e-9)  # steps per second in this sitting
+        eta = (self.total - step) / max(rate, 1e-9)
         if budget_left is not None:
             eta = min(eta, budget_left)
         bar = "#" * int(20 * done) + "." * (20 - int(20 * done))
@@ -250,7 +251,7 @@ def train(student: Student, teacher, cache: TargetCache, cfg: TrainConfig, devic
     amp = cfg.amp == "bf16"
     probe_before = probe_loss(student, cache, cfg.probe_views, factor, cfg.batch)
     log("probe loss before: " + " ".join(f"s{k}={v:.4f}" for k, v in probe_before.items()))
-    progress = Progress(cfg.steps, cfg.log_every)
+    progress = Progress(cfg.steps, cfg.log_every, first=start_step)
     ema: Dict[int, float] = {}
     t0 = time.monotonic()
     step = start_step
