@@ -120,6 +120,17 @@ def check_frames(frames, what, indices=None, configs=None, codecs=(0,), answered
         fail(f"{what}: frame indices {[r['frame'] for r in frames]}, want {list(indices)}")
 
 
+def rss_kib(pid):
+    """The process's resident set (VmRSS), KiB; 0 once it has gone."""
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def run_device(args, stdin=None, timeout=120):
     p = subprocess.run([DEVICE, "--quiet", "--size", SIZE] + args, input=stdin, capture_output=True,
                        timeout=timeout)
@@ -229,11 +240,17 @@ def reconnect():
             fail("no answered frames before the outage")
         time.sleep(0.05)
     killed_at = len(open(out_path).read().splitlines())
+    rss_before = rss_kib(p.pid)
     svc.kill()  # the service dies mid-run
     svc.wait()
     time.sleep(1.5)
+    rss_outage = rss_kib(p.pid)
     svc, _ = start_service(port)  # and comes back on the same port
     try:
+        rss_after = rss_outage
+        while p.poll() is None and '"summary"' not in open(out_path).read():  # while it streams (not its exit)
+            rss_after = max(rss_after, rss_kib(p.pid))
+            time.sleep(0.1)
         rc = p.wait(timeout=60)
         err = p.stderr.read().decode()
         if rc != 0:
@@ -246,7 +263,11 @@ def reconnect():
         after = [r for r in frames[killed_at + 1:] if r["status"] == "ok"]
         if not before or not after or summary["dropped_link"] < 1:
             fail(f"want answers before and after the outage and frames dropped during it: {summary}")
-        print(f"ok: reconnect: {len(frames)} frames, {summary['dropped_link']} dropped while the service was away; "
+        # Nothing queues while the service is away (live frames are dropped) and a reconnection starts afresh.
+        if max(rss_outage, rss_after) - rss_before > 8 * 1024:
+            fail(f"memory grew: {rss_before} KiB before the outage, {rss_outage} during, {rss_after} after")
+        print(f"ok: reconnect: {len(frames)} frames, {summary['dropped_link']} dropped while the service was away, "
+              f"RSS {rss_before} / {rss_outage} / {rss_after} KiB before / during / after; "
               + " | ".join(l for l in err.splitlines() if "lost" in l or "reconnected" in l))
     finally:
         stop_service(svc)
