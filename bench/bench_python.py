@@ -3,7 +3,7 @@
 
 The C++ side is slimcodec::decode_frame (parse + CRC + dequantize) in a C++ loop (_cpp_decode_seconds, the GIL
 released around the whole loop); the Python side calls the module once per frame from a Python loop. Rounds
-alternate between the two and the ratio is the median over rounds of (Python / C++). Goal (issue 23): a 4-bit s4
+alternate between the two and the ratio is the median over rounds of (Python / C++). Goal: a 4-bit s4
 frame (6 x 96 x 96) parsed and dequantized within 1.2x of C++.
 
 Usage: PYTHONPATH=BUILD/python bench/bench_python.py [--rounds N] [--seconds S]   (scripts/bench python)

@@ -1,8 +1,8 @@
-// Hostile-client stress test of slimcodec-decode-service (issue 15), loopback only, bounded in time and count.
+// Hostile-client stress test of slimcodec-decode-service, loopback only, bounded in time and count.
 //
 // Starts the real service binary as a separate process with an explicit memory budget and short timeouts, then per
 // repetition: 4 good clients measure their round trips alone (unloaded p99), then again while 1,000 hostile
-// connections of every kind in issue 15 run (loaded p99):
+// connections of every kind below run (loaded p99):
 //   idle         connect and send nothing (idle timeout)
 //   slowloris    a header announcing a 16 MiB payload, then 1 byte per second (frame deadline)
 //   non_reader   small receive buffer, sends frames without end, never reads a reply (bounded outbox, write deadline)
@@ -675,7 +675,7 @@ RepFigures repetition(Service& svc, int rep, int hostile, const std::vector<Good
 }
 
 // A service whose descriptors run out: accept() fails with EMFILE while `count` idle clients wait; once they are
-// gone, a new client is answered (issue 15 finding 1).
+// gone, a new client is answered.
 // Descriptors a process has open (/proc/PID/fd), or -1.
 int open_descriptors(pid_t pid) {
   char path[64];

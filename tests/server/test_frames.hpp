@@ -75,7 +75,7 @@ inline std::vector<uint8_t> crafted_frame(const wire::FrameHeader& hd, const std
   return b;
 }
 
-// The issue-24 frames. A 92-byte codec-1 frame declaring c x h x w values at 4 bits in a 40-byte payload (states
+// Frames that must be refused before any allocation. A 92-byte codec-1 frame declaring c x h x w values at 4 bits in a 40-byte payload (states
 // 2^15, table id 7, hash 0): with c x h x w above 10,240 it breaks the value cap (length_mismatch from the header).
 inline std::vector<uint8_t> tiny_codec1_frame(uint16_t c, uint16_t h, uint16_t w, uint32_t id = 1) {
   wire::FrameHeader hd = header_for(c, h, w, 4, id);

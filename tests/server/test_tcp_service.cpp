@@ -284,7 +284,7 @@ TEST_CASE("codec-1 frames: decoded with the service's tables; without them answe
   }
 }
 
-// ------------------------------ hostile clients (issue 15)
+// ------------------------------ hostile clients
 
 #include <fcntl.h>
 #include <netinet/in.h>
