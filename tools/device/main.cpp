@@ -15,7 +15,9 @@
 #include "link.hpp"
 #include "report.hpp"
 #include "source.hpp"
+#ifdef SLIMCODEC_DEVICE_HAVE_FFMPEG
 #include "video_out.hpp"
+#endif
 
 #include <signal.h>
 #include <unistd.h>
@@ -257,6 +259,7 @@ void write_line(std::FILE* out, const SourceFrame& f, const device::FrameRecord&
   std::fflush(out);
 }
 
+#ifdef SLIMCODEC_DEVICE_HAVE_FFMPEG
 // The frame at its own size with the reply's boxes, into the annotated video.
 bool annotate(VideoOut& video, const SourceFrame& f, const device::FrameRecord& r, double model_side,
               std::string& error) {
@@ -268,6 +271,7 @@ bool annotate(VideoOut& video, const SourceFrame& f, const device::FrameRecord& 
   }
   return video.write(f.source_rgb, f.width, f.height, f.pts_s, boxes.data(), r.detection_count, error);
 }
+#endif
 
 // Sleeps until `until` in short slices, so a signal ends the wait.
 void sleep_until(Link::Clock::time_point until) {
@@ -323,8 +327,12 @@ int main(int argc, char** argv) {
   o.source.stop = &g_stop;
   o.source.keep_source_rgb = !o.video_out.empty();
   std::string error;
+#ifdef SLIMCODEC_DEVICE_HAVE_FFMPEG
   std::unique_ptr<VideoOut> video;
   if (!o.video_out.empty() && !(video = VideoOut::create(o.video_out, error))) return fail(error);
+#else
+  if (!o.video_out.empty()) return fail("--video-out: this build has no FFmpeg (its libraries at configure time)");
+#endif
   std::unique_ptr<Source> source = Source::open(o.source, error);
   if (!source) return fail(error);
 
@@ -398,7 +406,9 @@ int main(int argc, char** argv) {
       ++sum.dropped_link;
       continue;
     }
-    if (auto p = io::preprocess_rgb_u8(frame.rgb, side, side, 3 * side, input.data(), side, side); !p)
+    if (auto p = io::preprocess_rgb_u8(frame.rgb, size_t(frame.rgb_width), size_t(frame.rgb_height),
+                                       3 * size_t(frame.rgb_width), input.data(), side, side);
+        !p)
       return fail(std::string("preprocess: ") + p.error().what());
     auto r = loop.process(input.data());
     if (!r) {
@@ -417,11 +427,13 @@ int main(int argc, char** argv) {
       status = 1;
       break;
     }
+#ifdef SLIMCODEC_DEVICE_HAVE_FFMPEG
     if (video && !annotate(*video, frame, *r, 2.0 * double(side), error)) {
       std::fprintf(stderr, "slimcodec-device: %s\n", error.c_str());
       status = 1;
       break;
     }
+#endif
     ++sum.frames;
     sum.bytes_sum += double(r->bytes);
     if (r->status == Errc::ok) {
@@ -444,7 +456,9 @@ int main(int argc, char** argv) {
   if (!o.quiet) sum.print_text(stderr, o.deadline_ms);
   link->close();
   source.reset();
+#ifdef SLIMCODEC_DEVICE_HAVE_FFMPEG
   if (video && !video->close(error)) status = fail(error);
+#endif
   const bool written = std::ferror(out) == 0;
   const bool closed = out != stdout ? std::fclose(out) == 0 : std::fflush(out) == 0;
   if (!(written && closed) && status == 0)  // else the reason was already said

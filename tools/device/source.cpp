@@ -1,4 +1,4 @@
-// slimcodec-device's frame sources (source.hpp): FFmpeg input and raw RGB24 on stdin, scaled with libswscale.
+// slimcodec-device's FFmpeg sources (source.hpp): files, cameras, streams, scaled with libswscale.
 #include "source.hpp"
 #include "av_error.hpp"
 
@@ -12,13 +12,9 @@ extern "C" {
 }
 
 #include <dlfcn.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <condition_variable>
-#include <cstring>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -26,18 +22,6 @@ extern "C" {
 
 namespace slimcodec_device {
 namespace {
-
-bool parse_int(const std::string& text, int& out) {
-  const auto r = std::from_chars(text.data(), text.data() + text.size(), out);
-  return r.ec == std::errc{} && r.ptr == text.data() + text.size();
-}
-
-// "WxH" with both in 1..16384.
-bool parse_video_size(const std::string& text, int& w, int& h) {
-  const size_t x = text.find('x');
-  return x != std::string::npos && parse_int(text.substr(0, x), w) && parse_int(text.substr(x + 1), h) && w > 0 &&
-         h > 0 && w <= 16384 && h <= 16384;
-}
 
 // libavdevice (V4L2 and the other capture devices) is loaded only when a camera is opened: linked, it brings ~80
 // more shared libraries (SDL, X11, PulseAudio, libavfilter, ...) and 20 MiB of resident pages into every run
@@ -232,6 +216,8 @@ class FfmpegSource final : public Source {
         f.index = index_++;
         f.width = frame_->width;
         f.height = frame_->height;
+        f.rgb_width = o_.out_width;
+        f.rgb_height = o_.out_height;
         const int64_t pts = frame_->best_effort_timestamp;
         f.pts_s = pts != AV_NOPTS_VALUE ? double(pts) * time_base_ : seconds_since(start_);
         const AVPixelFormat format = AVPixelFormat(frame_->format);
@@ -296,78 +282,9 @@ class FfmpegSource final : public Source {
   std::atomic<bool> closing_{false};
 };
 
-// ---- Raw RGB24 on stdin: width x height x 3 bytes per frame, no header
-
-class StdinSource final : public Source {
- public:
-  explicit StdinSource(const SourceOptions& o) : o_(o), out_(size_t(3) * o.out_width * o.out_height) {}
-
-  bool open(std::string& error) {
-    if (o_.video_size.empty() || !parse_video_size(o_.video_size, width_, height_))
-      return error = "raw frames on stdin need --video-size WxH", false;
-    if (!o_.framerate.empty()) {
-      const char* s = o_.framerate.c_str();
-      char* end = nullptr;
-      rate_ = std::strtod(s, &end);
-      if (end == s || *end != '\0' || !(rate_ > 0 && rate_ <= 1000))
-        return error = "bad --framerate '" + o_.framerate + "'", false;
-    }
-    if (o_.live == 1) return error = "--live is for cameras and streams; raw stdin frames are taken in order", false;
-    in_.resize(size_t(3) * width_ * height_);
-    start_ = std::chrono::steady_clock::now();
-    return true;
-  }
-
-  Next next(SourceFrame& f, std::string& error) override {
-    size_t got = 0;
-    while (got < in_.size()) {
-      const ssize_t n = ::read(0, in_.data() + got, in_.size() - got);
-      if (n > 0) {
-        got += size_t(n);
-      } else if (n == 0) {
-        if (got != 0)
-          std::fprintf(stderr, "slimcodec-device: stdin ended inside a frame (%zu of %zu bytes); it is skipped\n", got,
-                       in_.size());
-        return Next::end;
-      } else if (errno != EINTR) {
-        return error = std::string("reading stdin: ") + std::strerror(errno), Next::error;
-      }
-      if (o_.stop != nullptr && o_.stop->load()) return Next::end;
-    }
-    const uint8_t* data[1] = {in_.data()};
-    const int linesize[1] = {3 * width_};
-    if (!scaler_.scale(data, linesize, width_, height_, AV_PIX_FMT_RGB24, out_.data(), o_.out_width, o_.out_height))
-      return error = "cannot scale the stdin frames", Next::error;
-    f.index = index_++;
-    f.pts_s = rate_ > 0 ? double(f.index) / rate_ : seconds_since(start_);
-    f.width = width_;
-    f.height = height_;
-    f.rgb = out_.data();
-    f.source_rgb = o_.keep_source_rgb ? in_.data() : nullptr;
-    return Next::frame;
-  }
-
-  bool live() const override { return false; }
-  size_t dropped() const override { return 0; }
-  std::string describe() const override { return "raw RGB24 " + o_.video_size + " frames on stdin"; }
-
- private:
-  SourceOptions o_;
-  int width_ = 0, height_ = 0;
-  double rate_ = 0;
-  size_t index_ = 0;
-  std::vector<uint8_t> in_, out_;
-  Scaler scaler_;
-  std::chrono::steady_clock::time_point start_;
-};
-
 }  // namespace
 
-std::unique_ptr<Source> Source::open(const SourceOptions& options, std::string& error) {
-  if (options.input == "-") {
-    auto s = std::make_unique<StdinSource>(options);
-    return s->open(error) ? std::move(s) : nullptr;
-  }
+std::unique_ptr<Source> open_ffmpeg_source(const SourceOptions& options, std::string& error) {
   auto s = std::make_unique<FfmpegSource>(options);
   return s->open(error) ? std::move(s) : nullptr;
 }

@@ -1,7 +1,8 @@
 // slimcodec-device's frame sources: a video file, a V4L2 camera or a network stream through FFmpeg's libraries
-// (libavformat, libavdevice, libavcodec), or raw RGB24 frames on stdin; each frame scaled by libswscale to the
-// model input as packed RGB24. Live sources (cameras, streams) decode on their own thread and keep only the
-// newest frame, so a slow link drops frames instead of queueing them. Program code, not library.
+// (libavformat, libavdevice, libavcodec; source.cpp), scaled by libswscale to the model input as packed RGB24, or
+// raw RGB24 frames on stdin (stdin_source.cpp: no FFmpeg, so a board without it still builds the program; the
+// encoder's preprocessing resizes them). Live sources (cameras, streams) decode on their own thread and keep only
+// the newest frame, so a slow link drops frames instead of queueing them. Program code, not library.
 #pragma once
 
 #include <atomic>
@@ -27,7 +28,8 @@ struct SourceFrame {
   size_t index = 0;       // the frame's position in the source (0-based; drops leave gaps)
   double pts_s = 0;       // source timestamp, seconds (the stream's; stdin: index / rate, or arrival time)
   int width = 0, height = 0;  // the source frame's size (boxes are reported in these pixels)
-  const uint8_t* rgb = nullptr;  // out_width * out_height * 3 bytes, valid until the next next()
+  const uint8_t* rgb = nullptr;  // rgb_width * rgb_height * 3 bytes, valid until the next next()
+  int rgb_width = 0, rgb_height = 0;  // the model input (FFmpeg sources scale to it), or the frame's own size
   const uint8_t* source_rgb = nullptr;  // width * height * 3 bytes with keep_source_rgb (else null), as long
 };
 
@@ -43,5 +45,8 @@ class Source {
   virtual size_t dropped() const = 0;  // frames the source decoded but nobody took (live sources)
   virtual std::string describe() const = 0;
 };
+
+// FFmpeg's sources (source.cpp); without FFmpeg at configure time, an error that says so.
+std::unique_ptr<Source> open_ffmpeg_source(const SourceOptions& options, std::string& error);
 
 }  // namespace slimcodec_device
