@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""slimcodec-device as a user runs it (issue 21): against slimcodec-decode-service on loopback, from a short clip
+"""slimcodec-device as a user runs it: against slimcodec-decode-service on loopback, from a short clip
 that FFmpeg makes here. Standard library only.
 
   device_program.py CASE DEVICE SERVICE SOURCE_DIR
