@@ -8,7 +8,9 @@ CASE: loopback (every JSONL line parses, frame count and (s, b, codec) right, ea
 adaptive, codec 1 and raw stdin), sigint (SIGINT mid-stream: exit 0, complete JSONL, an annotated video that
 ffprobe reads to its last frame), reconnect (the service killed
 and restarted mid-run: the device says so, reconnects and goes on), bad_inputs (one clear line, non-zero exit), mqtt
-(the same frames through a mosquitto broker to an MQTT worker; skipped, exit 77, without the broker).
+(the same frames through a mosquitto broker to an MQTT worker; skipped, exit 77, without the broker), cross (an
+aarch64 build of the device, $SLIMCODEC_DEVICE_AARCH64, under qemu-user against the x86 service: the same replies
+as the x86 device's on the same raw frames; skipped without it).
 """
 import atexit
 import json
@@ -339,4 +341,35 @@ def mqtt():
         mosq.wait(timeout=20)
 
 
-{"loopback": loopback, "mqtt": mqtt, "sigint": sigint, "reconnect": reconnect, "bad_inputs": bad_inputs}[CASE]()
+def cross():
+    arm = os.environ.get("SLIMCODEC_DEVICE_AARCH64", "")
+    if not arm or not os.path.exists(arm) or not shutil.which("qemu-aarch64"):
+        print("SKIP: no aarch64 slimcodec-device (SLIMCODEC_DEVICE_AARCH64) or no qemu-aarch64")
+        sys.exit(77)
+    clip = make_clip("cross.avi", 8)
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", clip, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                         capture_output=True, check=True).stdout
+    svc, port = start_service()
+    try:
+        args = ["--quiet", "-i", "-", "--video-size", f"{W}x{H}", "--framerate", "10", "--fixed", "4,3", "--size",
+                "128", "--deadline-ms", "60000", "--server", f"127.0.0.1:{port}"]
+        runs = {}
+        for name, cmd in (("x86", [DEVICE]), ("aarch64", ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu", "-cpu",
+                                                            "cortex-a53", arm])):
+            p = subprocess.run(cmd + args, input=raw, capture_output=True, timeout=300)
+            if p.returncode != 0:
+                fail(f"{name}: exit {p.returncode}: {p.stderr.decode()}")
+            runs[name], _ = parse_jsonl(p.stdout.decode(), name)
+            check_frames(runs[name], name, indices=range(8), configs={(4, 3)})
+        # The replies' digests are of the dequantized features: equal digests mean the same quantized codes, bit for
+        # bit. Tolerance: every frame the same size, and at least 7 of 8 the same codes (NEON and AVX may round a
+        # value on a quantization boundary differently).
+        same = sum(a["digest"] == b["digest"] for a, b in zip(runs["x86"], runs["aarch64"]))
+        if any(a["bytes"] != b["bytes"] for a, b in zip(runs["x86"], runs["aarch64"])) or same < 7:
+            fail(f"aarch64 and x86 devices disagree: {same} of 8 digests equal")
+        print(f"ok: cross: aarch64 (qemu, cortex-a53) and x86 devices sent the same codes for {same} of 8 frames")
+    finally:
+        stop_service(svc)
+
+
+{"loopback": loopback, "mqtt": mqtt, "cross": cross, "sigint": sigint, "reconnect": reconnect, "bad_inputs": bad_inputs}[CASE]()
