@@ -22,7 +22,6 @@
 #endif
 
 #include <algorithm>
-#include <charconv>
 #include <climits>
 #include <chrono>
 #include <cstdio>
@@ -33,7 +32,12 @@
 #include <thread>
 #include <vector>
 
+#include "cli_args.hpp"
+
 namespace {
+
+using slimcodec::cli::parse_host_port;
+using slimcodec::cli::parse_number;
 
 constexpr const char* kUsage = R"(usage: slimcodec-decode-service [options]
 
@@ -87,17 +91,6 @@ options:
   --help               this text
 )";
 
-// A decimal count: digits only (no sign, no space, no suffix) and within size_t. "-1" and "12abc" are rejected
-// (strtoull would take "-1" as 2^64-1).
-bool parse_size(const char* text, size_t& out) {
-  const char* end = text + std::strlen(text);
-  size_t v = 0;
-  const auto r = std::from_chars(text, end, v, 10);
-  if (text == end || r.ec != std::errc{} || r.ptr != end) return false;
-  out = v;
-  return true;
-}
-
 // The published model's codec-1 tables: SLIMCODEC_TRAINED_WEIGHTS with .entropy.safetensors for .safetensors.
 std::string published_entropy_tables() {
   std::string path = SLIMCODEC_SOURCE_DIR "/" SLIMCODEC_TRAINED_WEIGHTS;
@@ -110,23 +103,12 @@ std::string published_entropy_tables() {
 // Milliseconds for a timeout: 1 ms .. 24 h.
 bool parse_ms(const char* text, std::chrono::milliseconds& out) {
   size_t n = 0;
-  if (!parse_size(text, n) || n < 1 || n > size_t(24) * 3600 * 1000) return false;
+  if (!parse_number(text, n) || n < 1 || n > size_t(24) * 3600 * 1000) return false;
   out = std::chrono::milliseconds(n);
   return true;
 }
 
 #ifdef SLIMCODEC_HAVE_MQTT
-// "HOST:PORT" or "[IPv6]:PORT".
-bool parse_host_port(const std::string& text, std::string& host, uint16_t& port) {
-  const size_t colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0) return false;
-  host = text.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  size_t n = 0;
-  if (!parse_size(text.c_str() + colon + 1, n) || n == 0 || n > 65535) return false;
-  port = uint16_t(n);
-  return true;
-}
 
 // SIGINT/SIGTERM write a byte here; run_mqtt() waits for it. A handler rather than sigwait() on a blocked mask: a
 // library may start threads before main() (LibTorch's pools do), and a thread without the mask would take the
@@ -212,7 +194,7 @@ int main(int argc, char** argv) {
     } else if (arg == "--bind") {
       options.bind_address = value();
       tcp_only_flag = true;
-    } else if (arg == "--port" && parse_size(value(), n) && n <= 65535) {
+    } else if (arg == "--port" && parse_number(value(), n) && n <= 65535) {
       options.port = uint16_t(n);
       tcp_only_flag = true;
     } else if (arg == "--mqtt") {
@@ -223,11 +205,11 @@ int main(int argc, char** argv) {
       mqtt_client_id = value();
     } else if (arg == "--topic-prefix") {
       mqtt_prefix = value();
-    } else if (arg == "--max-queued" && parse_size(value(), n) && n >= 1) {
+    } else if (arg == "--max-queued" && parse_number(value(), n) && n >= 1) {
       mqtt_max_queued = n;
-    } else if (arg == "--workers" && parse_size(value(), n) && n >= 1 && n <= 256) {
+    } else if (arg == "--workers" && parse_number(value(), n) && n >= 1 && n <= 256) {
       options.workers = n;
-    } else if (arg == "--io-threads" && parse_size(value(), n) && n >= 1 && n <= 64) {
+    } else if (arg == "--io-threads" && parse_number(value(), n) && n >= 1 && n <= 64) {
       io_threads = n;
       tcp_only_flag = true;
     } else if (arg == "--backend") {
@@ -240,17 +222,17 @@ int main(int argc, char** argv) {
       const size_t eq = kv.find('=');
       if (eq == std::string::npos) return std::fprintf(stderr, "--option wants KEY=VALUE\n"), 2;
       options.backend_options[kv.substr(0, eq)] = kv.substr(eq + 1);
-    } else if (arg == "--max-inflight" && parse_size(value(), n) && n >= 1 && n <= 65536) {
+    } else if (arg == "--max-inflight" && parse_number(value(), n) && n >= 1 && n <= 65536) {
       options.max_inflight_per_connection = n;
-    } else if (arg == "--max-connections" && parse_size(value(), n) && n >= 1 && n <= 1000000) {
+    } else if (arg == "--max-connections" && parse_number(value(), n) && n >= 1 && n <= 1000000) {
       options.max_connections = n;
-    } else if (arg == "--memory-budget-mb" && parse_size(value(), n) && n >= 1 && n <= (size_t(1) << 24)) {
+    } else if (arg == "--memory-budget-mb" && parse_number(value(), n) && n >= 1 && n <= (size_t(1) << 24)) {
       options.memory_budget = n << 20;
-    } else if (arg == "--send-buffer-bytes" && parse_size(value(), n) && n >= 1024 && n <= size_t(INT_MAX)) {
+    } else if (arg == "--send-buffer-bytes" && parse_number(value(), n) && n >= 1024 && n <= size_t(INT_MAX)) {
       options.send_buffer_bytes = n;
     } else if (arg == "--idle-timeout-ms" && parse_ms(value(), options.idle_timeout)) {
     } else if (arg == "--frame-timeout-ms" && parse_ms(value(), options.frame_timeout)) {
-    } else if (arg == "--min-frame-rate" && parse_size(value(), n) && n <= (size_t(1) << 30)) {
+    } else if (arg == "--min-frame-rate" && parse_number(value(), n) && n <= (size_t(1) << 30)) {
       options.min_frame_rate = n;
     } else if (arg == "--frame-grace-ms" && parse_ms(value(), options.frame_grace)) {
     } else if (arg == "--write-timeout-ms" && parse_ms(value(), options.write_timeout)) {

@@ -9,7 +9,8 @@
 #include <emulation/link_shaper.hpp>
 #include <emulation/link_trace.hpp>
 
-#include <charconv>
+#include "cli_args.hpp"
+
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -20,14 +21,6 @@ using namespace slimcodec;
 using namespace slimcodec::emulation;
 
 namespace {
-
-bool parse_port(const std::string& text, uint16_t& port) {
-  unsigned n = 0;
-  const auto r = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (text.empty() || r.ec != std::errc{} || r.ptr != text.data() + text.size() || n > 65535) return false;
-  port = uint16_t(n);
-  return true;
-}
 
 bool parse_rates(const std::string& text, std::vector<double>& rates) {
   rates.clear();
@@ -61,13 +54,12 @@ int main(int argc, char** argv) {
     if (i + 1 >= argc) return usage_error(a + " needs a value");
     const std::string v = argv[++i];
     if (a == "--upstream") {
-      const size_t colon = v.rfind(':');
-      if (colon == std::string::npos || colon == 0 || !parse_port(v.substr(colon + 1), options.upstream_port) ||
-          options.upstream_port == 0)
+      if (!cli::parse_host_port(v, options.upstream_host, options.upstream_port))
         return usage_error("bad --upstream '" + v + "'");
-      options.upstream_host = v.substr(0, colon);
-    } else if (a == "--port") {
-      if (!parse_port(v, options.listen_port)) return usage_error("bad --port '" + v + "'");
+    } else if (a == "--port") {  // 0: any free port, printed once listening
+      unsigned port = 0;
+      if (!cli::parse_number(v.c_str(), port) || port > 65535) return usage_error("bad --port '" + v + "'");
+      options.listen_port = uint16_t(port);
     } else if (a == "--trace") {
       trace_path = v;
     } else if (a == "--rates") {

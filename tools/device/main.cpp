@@ -12,6 +12,7 @@
 #include <slimcodec/weights/safetensors.hpp>
 
 // After Highway: Asio brings <termios.h>, whose B0 macro breaks Highway's AVX-512 generic ops.
+#include "../cli_args.hpp"
 #include "link.hpp"
 #include "report.hpp"
 #include "source.hpp"
@@ -24,7 +25,6 @@
 
 #include <array>
 #include <atomic>
-#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -96,30 +96,14 @@ struct Options {
   bool quiet = false;
 };
 
-template <class T>
-bool parse_number(const char* text, T& out) {
-  const char* end = text + std::strlen(text);
-  const auto r = std::from_chars(text, end, out);
-  return text != end && r.ec == std::errc{} && r.ptr == end;
-}
+using cli::parse_host_port;
+using cli::parse_number;
 
 bool parse_positive(const char* text, double& out) {
   char* end = nullptr;
   const double v = std::strtod(text, &end);
   if (end == text || *end != '\0' || !(v > 0) || !(v < 1e12)) return false;
   out = v;
-  return true;
-}
-
-// "HOST:PORT" or "[IPv6]:PORT".
-bool parse_host_port(const std::string& text, std::string& host, uint16_t& port) {
-  const size_t colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0) return false;
-  host = text.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  unsigned n = 0;
-  if (!parse_number(text.c_str() + colon + 1, n) || n == 0 || n > 65535) return false;
-  port = uint16_t(n);
   return true;
 }
 
