@@ -86,7 +86,7 @@ def _report_info(args, teacher, evaluator, p, results, device, n_train, n_views)
     c, h, w = teacher.tap_shape()
     student_hw = (2 * h, 2 * w)
     scale = {"smoke": "smoke (CPU, tiny: checks the pipeline, not the model)",
-             "cpu": "cpu (two-core machine, crop + whole-view distillation)"}.get(args.preset, "full")
+             "cpu": "cpu (one pinned core, crop + whole-view distillation)"}.get(args.preset, "full")
     training = {"preset": args.preset, "device": str(device) + (f" ({torch.cuda.get_device_name(device)})"
                                                               if device.type == "cuda" else ""),
                 "torch": torch.__version__, "teacher": teacher.name, "tap": teacher.tap,
