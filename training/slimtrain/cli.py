@@ -94,6 +94,9 @@ def _report_info(args, teacher, evaluator, p, results, device, n_train, n_views)
                 "train_images": n_train, "views": n_views, "heldout_images": int(evaluator.frames.shape[0]),
                 "reference_objects": evaluator.objects, "batch": p["batch"], "lr": p["lr"]}
     training["threads"] = torch.get_num_threads()
+    from .student import wire_module
+    training["evaluation_quantizer"] = ("the slimcodec module: C++ encode_frame, then decode_frame" if wire_module()
+                                        else "training's torch copy of the quantizer (slimcodec module not built)")
     training["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.system()}"
     training["seed"] = args.seed
     for name, r in results.items():

@@ -85,6 +85,7 @@ class Evaluator:
 
     def predictions(self, student: Student, s: int, bits: Optional[int]) -> torch.Tensor:
         """The teacher tail's decoded predictions on the student's reconstruction, one row block per image."""
+        student.use_wire()
         with torch.no_grad():
             taps = torch.cat([student(data.student_input(self.frames[sl], self.factor), s, bits,
                                       "hard" if bits else "fp32").float() for sl in self._batches()])
@@ -106,6 +107,7 @@ class Evaluator:
 
     def student(self, student: Student, s: int, bits: Optional[int]) -> Dict[str, float]:
         """Score and tap NMSE of one operating point (bits None: unquantized bottleneck)."""
+        student.use_wire()
         taps = []
         with torch.no_grad():
             for sl in self._batches():

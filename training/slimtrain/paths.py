@@ -8,7 +8,9 @@ kDefaultDataDir = os.path.join(kRepoRoot, "build", "train-data")
 kWeightsDir = os.path.join(kRepoRoot, "training", "weights")
 kDocsDir = os.path.join(kRepoRoot, "docs")
 
-# The reference modules are imported, never copied: their state_dict names are the C++ tensor names.
+# The reference modules are imported, never copied: their state_dict names are the C++ tensor names. Appended, not
+# prepended: python/ also holds the source of the compiled `slimcodec` module, and a built one on PYTHONPATH
+# (docs/python.md) must win over that unbuilt source.
 _ref = os.path.join(kRepoRoot, "python")
 if _ref not in sys.path:
-    sys.path.insert(0, _ref)
+    sys.path.append(_ref)
