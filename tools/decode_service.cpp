@@ -298,6 +298,10 @@ int main(int argc, char** argv) {
   // threshold rises to the size of each big block freed, after which such buffers come from the heap and stay in
   // the process once the load is gone (tests/server/hostile_clients measures RSS after each burst).
   mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+  // Below that threshold each thread that allocates gets an arena of its own (up to 8 per core), and every arena
+  // keeps its freed blocks: hostile_clients measured RSS after three bursts growing 20 MiB with glibc's default
+  // and within its 16 MiB leak margin with 4 arenas (the I/O threads and workers allocate little per frame).
+  mallopt(M_ARENA_MAX, 4);
 #endif
   // One descriptor per connection: raise the soft limit toward the hard one so that max_connections fit (a soft
   // limit of 1024 is common, and so is max_connections). If they still run out, accept() backs off and retries.
