@@ -33,57 +33,56 @@ def read_bytes(path):
         return f.read()
 
 
-def read_frame_sidecar(path):
-    """tests/golden/README.md's sidecar: {'frames': [dict...]} or {'error', 'errc', 'frames_before_error'}."""
-    side, frame = {"frames": []}, None
+def sidecar_entries(path):
+    """(key, [words]) for each line of a golden sidecar, blank lines and # comments left out."""
     with open(path) as f:
         for line in f:
             words = line.split()
-            if not words or words[0].startswith("#"):
-                continue
-            key, rest = words[0], words[1:]
-            if key == "frame":
-                frame = {}
-                side["frames"].append(frame)
-            elif key == "error":
-                side["error"] = rest[0]
-            elif key in ("errc", "frames_before_error"):
-                side[key] = int(rest[0])
-            elif key == "frames":
-                side["frame_count"] = int(rest[0])
-            elif key == "codes":
-                frame["codes"] = np.array([int(w) for w in rest], dtype=np.uint8)
-            elif key == "values":
-                frame["values"] = np.array([float(w) for w in rest], dtype=np.float32)
-            elif key in ("lo", "hi"):
-                frame[key] = np.float32(float(rest[0]))
-            elif frame is not None:
-                frame[key] = int(rest[0])
+            if words and not words[0].startswith("#"):
+                yield words[0], words[1:]
+
+
+def read_frame_sidecar(path):
+    """tests/golden/README.md's sidecar: {'frames': [dict...]} or {'error', 'errc', 'frames_before_error'}."""
+    side, frame = {"frames": []}, None
+    for key, rest in sidecar_entries(path):
+        if key == "frame":
+            frame = {}
+            side["frames"].append(frame)
+        elif key == "error":
+            side["error"] = rest[0]
+        elif key in ("errc", "frames_before_error"):
+            side[key] = int(rest[0])
+        elif key == "frames":
+            side["frame_count"] = int(rest[0])
+        elif key == "codes":
+            frame["codes"] = np.array([int(w) for w in rest], dtype=np.uint8)
+        elif key == "values":
+            frame["values"] = np.array([float(w) for w in rest], dtype=np.float32)
+        elif key in ("lo", "hi"):
+            frame[key] = np.float32(float(rest[0]))
+        elif frame is not None:
+            frame[key] = int(rest[0])
     return side
 
 
 def read_reply_sidecar(path):
     """tests/golden_replies/ sidecar: {'replies': [dict...]} or {'error', 'errc', 'replies_before_error'}."""
     side, replies = {}, {}
-    with open(path) as f:
-        for line in f:
-            words = line.split()
-            if not words or words[0].startswith("#"):
-                continue
-            key, rest = words[0], words[1:]
-            if key in ("error",):
-                side[key] = rest[0]
-            elif key in ("errc", "replies_before_error", "replies"):
-                side[key] = int(rest[0])
+    for key, rest in sidecar_entries(path):
+        if key == "error":
+            side[key] = rest[0]
+        elif key in ("errc", "replies_before_error", "replies"):
+            side[key] = int(rest[0])
+        else:
+            index, _, field = key.partition(".")
+            r = replies.setdefault(int(index), {"detections": []})
+            if field.startswith("detection."):
+                r["detections"].append((int(rest[0]),) + tuple(float(w) for w in rest[1:]))
+            elif field == "out_shape":
+                r[field] = tuple(int(w) for w in rest)
             else:
-                index, _, field = key.partition(".")
-                r = replies.setdefault(int(index), {"detections": []})
-                if field.startswith("detection."):
-                    r["detections"].append((int(rest[0]),) + tuple(float(w) for w in rest[1:]))
-                elif field == "out_shape":
-                    r[field] = tuple(int(w) for w in rest)
-                else:
-                    r[field] = int(rest[0])
+                r[field] = int(rest[0])
     side["reply_list"] = [replies[i] for i in sorted(replies)]
     return side
 

@@ -9,6 +9,7 @@ gradient inside the bounds: the reconstructor learns on exactly what it will rec
 noise of one step, U(-B, B), is wider than the latent itself) or "noise" (clamp + uniform noise of one step).
 The no-noise ablation trains on the clamped latent alone.
 """
+import functools
 import math
 from typing import Optional
 
@@ -55,8 +56,10 @@ def quantize(x: torch.Tensor, bits: int, bound: float) -> torch.Tensor:
     return dequantize_codes(quantize_codes(x, bits, bound), bits, bound).to(x.dtype)
 
 
+@functools.lru_cache(maxsize=None)
 def wire_module():
-    """The compiled slimcodec module (docs/python.md) when it is built and on PYTHONPATH, else None."""
+    """The compiled slimcodec module (docs/python.md) when it is built and on PYTHONPATH, else None (looked up once:
+    evaluation asks at every operating point)."""
     try:
         import slimcodec
     except ImportError:
@@ -111,18 +114,18 @@ class Student(nn.Module):
     def bottleneck(self, z: torch.Tensor, s: int, bits: Optional[int], mode: str,
                    generator: Optional[torch.Generator] = None) -> torch.Tensor:
         """mode: 'fp32' (clamped, not quantized), 'noise' or 'ste' (training proxies), 'hard' (real quantizer)."""
+        bound = self.bound(s)
         if bits is None or mode == "fp32":
-            bound = self.bound(s)
             return z.clamp(-bound, bound)
         if mode == "ste":
-            c = z.clamp(-self.bound(s), self.bound(s))
-            return c + (quantize(c, bits, self.bound(s)) - c).detach()
+            c = z.clamp(-bound, bound)
+            return c + (quantize(c, bits, bound) - c).detach()
         if mode == "noise":
-            return add_quant_noise(z, bits, self.bound(s), generator)
+            return add_quant_noise(z, bits, bound, generator)
         if mode == "hard":
             if self.wire is not None:
-                return quantize_through_wire(z, s, bits, self.bound(s), self.wire)
-            return quantize(z, bits, self.bound(s))
+                return quantize_through_wire(z, s, bits, bound, self.wire)
+            return quantize(z, bits, bound)
         raise ValueError(f"unknown bottleneck mode {mode!r}")
 
     def forward(self, x: torch.Tensor, s: int, bits: Optional[int] = None, mode: str = "hard",
