@@ -57,16 +57,26 @@ def test_device_transport_accepts_the_replies(sc, server):
     assert replies[2]["frame_id"] == sc.parse_frame(rans).frame_id
 
 
-def test_replies_match_the_reference_reconstructor(sc, server):
-    import torch
-    sys.path.insert(0, os.path.join(ROOT, "python"))
-    from slimcodec_ref.model import Reconstructor
-    from slimcodec_ref.safetensors_io import load_safetensors
+kReferenceDigest = """
+import sys
+import numpy as np
+import torch
+import slimcodec as sc
+from slimcodec_ref.model import Reconstructor
+from slimcodec_ref.safetensors_io import load_safetensors
+rec = Reconstructor()
+rec.load_state_dict(load_safetensors(sys.argv[1])[0])
+rec.eval()
+with torch.no_grad():
+    out = rec(torch.from_numpy(sc.decode_frame(sys.stdin.buffer.read()))[None])[0].contiguous().numpy()
+print(sc.digest_features(out))
+"""
 
+
+def test_replies_match_the_reference_reconstructor(sc, server):
+    # The digest is bit-exact, and a float sum's bits depend on how many threads split it: the reference runs in
+    # a process with the server's thread variables, not in this one (whose torch may use every core).
     port, _ = server
-    rec = Reconstructor()
-    rec.load_state_dict(load_safetensors(os.path.join(DATA, "reconstructor_weights.safetensors"))[0])
-    rec.eval()
     data = frames(sc)[2]
     with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
         s.sendall(data)
@@ -74,9 +84,13 @@ def test_replies_match_the_reference_reconstructor(sc, server):
         while len(buf) < sc.reply_size(0):
             buf += s.recv(4096)
     reply = sc.parse_reply(buf)
-    with torch.no_grad():
-        want = rec(torch.from_numpy(sc.decode_frame(data))[None])[0].contiguous().numpy()
-    assert reply.digest == sc.digest_features(want)
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join([os.path.dirname(os.path.dirname(sc.__file__)),
+                                           os.path.join(ROOT, "python"), os.environ.get("PYTHONPATH", "")]))
+    r = subprocess.run([sys.executable, "-c", kReferenceDigest, os.path.join(DATA, "reconstructor_weights.safetensors")],
+                       input=data, capture_output=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr.decode()
+    assert reply.digest == int(r.stdout.decode().strip())
 
 
 def test_broken_stream_gets_an_error_reply(sc, server):
