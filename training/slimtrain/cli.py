@@ -136,7 +136,7 @@ def _train_variant(variant, args, p, teacher, cache, device, evaluator=None):
     cfg = TrainConfig(steps=p["steps"], batch=p["batch"], lr=p["lr"], time_budget=p["time_budget"],
                       later_taps=tuple(p["later_taps"]), amp=p["amp"], channels_last=device.type == "cuda",
                       seed=args.seed, log_every=p["log_every"], checkpoint_every=p["checkpoint_every"],
-                      noise=variant == "noise", proxy=args.proxy,
+                      noise=variant == "noise", proxy=args.proxy, output_weight=args.output_weight,
                       **{k: p[k] for k in ("schedule", "crop", "crop_batch", "crop_fraction", "margin") if k in p})
     if variant == "noise" and evaluator is not None and p.get("curve_at"):
         cfg = dataclasses.replace(cfg, curve_at=tuple(p["curve_at"]))
@@ -425,6 +425,9 @@ def main(argv=None) -> int:
     p.add_argument("--amp", choices=("none", "bf16"), default=None)
     p.add_argument("--later-taps", default=None, help="comma-separated later taps to distil too, e.g. "
                                                       "expanded_conv_5/add,expanded_conv_11/add")
+    p.add_argument("--output-weight", type=float, default=0.0,
+                   help="also distil the teacher's heatmaps and boxes through its frozen tail, with this weight "
+                        "(whole views only; about doubles a step's cost)")
     p.add_argument("--gt-threshold", type=float, default=0.3)
     p.add_argument("--no-ablation", action="store_true")
     p.add_argument("--skip-without-teacher", action="store_true", help="exit 77 (CTest: skipped) when the teacher's "

@@ -3,7 +3,9 @@
 Each step draws a batch of cached views and trains the ensemble sizes {1, max} plus `middle` random sizes in
 between (the sandwich rule), accumulating their gradients into one Adam step. The loss is the MSE between the
 reconstructed tap and the teacher's, divided by the target's mean square, plus optionally the same at later taps
-after running the frozen teacher tail. Each pass draws a bit width from `train_bits` (0: the clamped fp32
+after running the frozen teacher tail, plus optionally `output_weight` x the output loss (`output_loss`): the tap
+MSE weighs every feature alike, so small objects the teacher finds (a few tap pixels) barely move it, while
+their heatmap peaks are what the detector reads. Each pass draws a bit width from `train_bits` (0: the clamped fp32
 bottleneck) and passes the latent through the quantizer proxy (`Student.bottleneck`); the ablation trains with the
 clamped fp32 bottleneck only.
 
@@ -49,6 +51,7 @@ class TrainConfig:
     train_bits: Tuple[int, ...] = (0, 1, 2, 3, 4)  # 0: the clamped fp32 bottleneck
     later_taps: Tuple[str, ...] = ()
     later_weight: float = 0.5
+    output_weight: float = 0.0  # > 0: also distil the teacher's outputs (heatmaps, boxes) through its frozen tail
     time_budget: float = 0.0  # stop after this many seconds of training (a safety net; the schedule is by steps)
     amp: str = "none"  # "bf16": autocast on CUDA
     channels_last: bool = False
@@ -110,6 +113,19 @@ def init_output_affine(student: Student, cache: TargetCache):
     with torch.no_grad():
         norm.bias.copy_(t.mean(dim=(0, 2, 3)))
         norm.weight.copy_(t.std(dim=(2, 3)).mean(dim=0).clamp_min(1e-3))
+
+
+def output_loss(student_out: Dict[str, torch.Tensor], teacher_out: Dict[str, torch.Tensor]) -> torch.Tensor:
+    """Distance between the detector outputs of the student's reconstruction and of the teacher's own tap, both
+    through the frozen tail: the class heatmaps' MSE over their mean square (a peak-dominated measure: heatmaps
+    are near zero almost everywhere), plus the box sizes' squared error weighted by the teacher's strongest class
+    score at each pixel (boxes only matter where there is an object)."""
+    kp_s, kp_t = student_out["keypoints"].float(), teacher_out["keypoints"].float()
+    heat = F.mse_loss(kp_s, kp_t) / kp_t.pow(2).mean().clamp_min(1e-6)
+    weight = kp_t.amax(dim=-1, keepdim=True)
+    wh_s, wh_t = student_out["wh"].float(), teacher_out["wh"].float()
+    box = (weight * (wh_s - wh_t).pow(2)).sum() / (weight * wh_t.pow(2)).sum().clamp_min(1e-6)
+    return heat + box
 
 
 def probe_loss(student: Student, cache: TargetCache, count: int, factor: int, batch: int) -> Dict[int, float]:
@@ -320,6 +336,10 @@ def train(student: Student, teacher, cache: TargetCache, cfg: TrainConfig, devic
         later_targets = {t: cache.targets[t][idx].float() for t in later} if not in_crops else {}
         if later and in_crops:
             raise ValueError("later taps are not supported in the crop phase")
+        out_target = None
+        if cfg.output_weight > 0 and not in_crops:  # the tail sees whole views only (no border context in crops)
+            with torch.no_grad():
+                out_target, _ = teacher.tail(target)
         if cfg.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         sizes = sandwich_sizes(members, cfg.middle, rng)
@@ -328,10 +348,13 @@ def train(student: Student, teacher, cache: TargetCache, cfg: TrainConfig, devic
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext():
                 y = student(x, s, bits or None, cfg.proxy if bits else "fp32")
                 loss = F.mse_loss(y.float()[inner], target[inner]) / scale["tap"]
-                if later:
-                    _, extra = teacher.tail(y, later)
-                    loss = loss + cfg.later_weight * sum(
-                        F.mse_loss(extra[t].float(), later_targets[t]) / scale[t] for t in later) / len(later)
+                if later or out_target is not None:
+                    outs, extra = teacher.tail(y, later)
+                    if later:
+                        loss = loss + cfg.later_weight * sum(
+                            F.mse_loss(extra[t].float(), later_targets[t]) / scale[t] for t in later) / len(later)
+                    if out_target is not None:
+                        loss = loss + cfg.output_weight * output_loss(outs, out_target)
             (loss / len(sizes)).backward()
             v = float(loss.detach())
             if not math.isfinite(v):

@@ -11,8 +11,10 @@ import torch
 
 import _path  # noqa: F401
 from slimtrain.cache import TargetCache
+from slimtrain.data import student_input
 from slimtrain.student import Student
-from slimtrain.train import TrainConfig, _lr_at, init_output_affine, sandwich_sizes, student_factor, train
+from slimtrain.train import (TrainConfig, _lr_at, init_output_affine, output_loss, sandwich_sizes, student_factor,
+                             train)
 
 
 def tiny_cache(n=4, side=16, seed=0):
@@ -127,6 +129,59 @@ class TrainLoopTest(unittest.TestCase):
                 for s in (1, 4):
                     self.assertLess(r.probe_after[s], 0.9 * r.probe_before[s])
 
+
+class TinyTail(torch.nn.Module):
+    """A frozen stand-in for a detector tail: tap -> (class heatmaps NHWC in (0, 1), box sizes NHWC)."""
+
+    def __init__(self):
+        super().__init__()
+        g = torch.Generator().manual_seed(3)
+        self.register_buffer("kp", torch.randn(3, 24, generator=g) * 0.3)
+        self.register_buffer("wh", torch.randn(4, 24, generator=g) * 0.3)
+
+    def tail(self, tap, taps=()):
+        x = tap.permute(0, 2, 3, 1)
+        return {"keypoints": torch.sigmoid(x @ self.kp.t() - 2), "wh": x @ self.wh.t()}, {}
+
+
+def outputs_loss(student, teacher, cache):
+    with torch.no_grad():
+        target, _ = teacher.tail(cache.targets["tap"].float())
+        mine, _ = teacher.tail(student(student_input(cache.views, 2), 4, None, "fp32"))
+        return float(output_loss(mine, target))
+
+
+class OutputLossTest(unittest.TestCase):
+    def test_zero_only_for_equal_outputs_and_boxes_count_where_objects_are(self):
+        g = torch.Generator().manual_seed(0)
+        kp = torch.rand(2, 5, 5, 3, generator=g)
+        wh = torch.randn(2, 5, 5, 4, generator=g)
+        t = {"keypoints": kp, "wh": wh}
+        self.assertEqual(float(output_loss(t, t)), 0.0)
+        self.assertGreater(float(output_loss({"keypoints": kp * 0.5, "wh": wh}, t)), 0.0)
+        empty = kp.clone()
+        empty[:, 2:] = 0  # no object in the lower rows: box sizes there do not matter
+        off = wh.clone()
+        off[:, 2:] += 7
+        self.assertEqual(float(output_loss({"keypoints": empty, "wh": off}, {"keypoints": empty, "wh": wh})), 0.0)
+        off[:, 0, 0] += 1
+        self.assertGreater(float(output_loss({"keypoints": empty, "wh": off}, {"keypoints": empty, "wh": wh})), 0.0)
+
+    def test_training_with_the_output_loss_lowers_it_more_than_the_tap_loss_alone(self):
+        cache, teacher = tiny_cache(), TinyTail()
+        after = {}
+        for weight in (0.0, 1.0):
+            torch.manual_seed(0)
+            st = Student()
+            init_output_affine(st, cache)
+            before = outputs_loss(st, teacher, cache)
+            cfg = TrainConfig(steps=12, batch=4, lr=3e-3, log_every=100, checkpoint_every=0, probe_views=4,
+                              output_weight=weight)
+            train(st, teacher, cache, cfg, torch.device("cpu"), None, log=lambda *a: None)
+            st.eval()
+            after[weight] = outputs_loss(st, teacher, cache)
+        self.assertLess(after[1.0], 0.8 * before)
+        self.assertLess(after[1.0], after[0.0])
 
 if __name__ == "__main__":
     unittest.main()
