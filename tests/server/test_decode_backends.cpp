@@ -236,7 +236,7 @@ TEST_CASE("native backend refuses frames above max_pixels before building a netw
 
 TEST_CASE("native backend: bounds near the float limit give a result, not undefined behaviour") {
   // A CRC-valid frame may carry bounds of +-4.25e37: the convolutions overflow to inf and NaN, which then reach
-  // the activations (see tests/kernels/test_activation_limits.cpp). Under UBSan this used to be a signed overflow.
+  // the activations (see tests/kernels/test_activation_limits.cpp), where UBSan would catch a signed overflow.
   auto backend = builtins().create("native", {{"random_seed", "7"}});
   REQUIRE(backend);
   std::vector<float> x(6 * 8 * 8);
