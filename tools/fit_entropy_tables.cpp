@@ -15,9 +15,10 @@
 #include <slimcodec/quant/ref.hpp>
 #include <slimcodec/weights/entropy_tables.hpp>
 #include <slimcodec/weights/safetensors.hpp>
-#include <slimcodec/weights/safetensors_writer.hpp>
+#include <support/safetensors_writer.hpp>
 
-#include <dirent.h>
+#include "image_paths.hpp"
+
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -44,32 +45,6 @@ int usage(const char* why) {
                "  --codes-out writes the s = 4 codes of the fitting images (raw bytes, b = 1..8 in turn) for benches.\n",
                why);
   return 2;
-}
-
-bool has_image_suffix(const std::string& s) {
-  auto lower = s;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  for (const char* suf : {".png", ".jpg", ".jpeg"})
-    if (lower.size() >= std::strlen(suf) && lower.compare(lower.size() - std::strlen(suf), std::string::npos, suf) == 0)
-      return true;
-  return false;
-}
-
-std::vector<std::string> expand(const std::vector<std::string>& in) {
-  std::vector<std::string> out;
-  for (const auto& p : in) {
-    if (DIR* d = opendir(p.c_str())) {
-      std::vector<std::string> files;
-      while (dirent* e = readdir(d))
-        if (has_image_suffix(e->d_name)) files.push_back(p + "/" + e->d_name);
-      closedir(d);
-      std::sort(files.begin(), files.end());
-      out.insert(out.end(), files.begin(), files.end());
-    } else {
-      out.push_back(p);
-    }
-  }
-  return out;
 }
 
 float metadata_float(const weights::SafeTensorsFile& f, const char* key, float fallback) {
@@ -192,11 +167,11 @@ int main(int argc, char** argv) {
   std::printf("bound rule: k %g, member_sigma %g\nfitting images:\n", double(rule.k), double(rule.member_sigma));
 
   Latents fit_lat;
-  if (!encode_images(*enc, expand(images), fit_lat)) return std::fprintf(stderr, "no usable image\n"), 1;
+  if (!encode_images(*enc, tools::expand_image_paths(images), fit_lat)) return std::fprintf(stderr, "no usable image\n"), 1;
   Latents eval_lat;
   if (!eval.empty()) {
     std::printf("held-out images:\n");
-    if (!encode_images(*enc, expand(eval), eval_lat)) return std::fprintf(stderr, "no usable --eval image\n"), 1;
+    if (!encode_images(*enc, tools::expand_image_paths(eval), eval_lat)) return std::fprintf(stderr, "no usable --eval image\n"), 1;
   }
   const size_t C = fit_lat.channels;
 
