@@ -173,25 +173,53 @@ RANS_HEADER, PRECISION_BITS, STATES, STATE_LOW = 40, 12, 8, 1 << 15
 RANS_MAX_VALUES_PER_BYTE = 256  # codec 1: C*H*W <= 256 * payload_size
 
 
+# Table files (safetensors): metadata entropy.table_id, tensors entropy.b{b} U16 [C, 2^b] for b in 1..8.
+TABLE_FILE_ERRORS = {"format_invalid": 72, "tensor_missing": 74, "tensor_shape_mismatch": 78,
+                     "tensor_dtype_mismatch": 80, "entropy_table_invalid": 84}
+
+
+class TableFileError(Exception):
+    def __init__(self, name, detail=""):
+        super().__init__("%s (%d)%s" % (name, TABLE_FILE_ERRORS[name], ": " + detail if detail else ""))
+        self.name = name
+        self.number = TABLE_FILE_ERRORS[name]
+
+
 def load_tables(path):
-    """A table set from safetensors: metadata entropy.table_id, tensors entropy.b{b} U16 [C, 2^b]."""
+    """A table set from a safetensors file, checked in the spec's order; raises TableFileError. The container
+    itself (header length, JSON, data_offsets) is taken as valid here."""
     with open(path, "rb") as f:
         data = f.read()
     n = u64(data, 0)
     head = json.loads(data[8:8 + n])
-    tables = {"id": int(head["__metadata__"]["entropy.table_id"]), "bits": {}}
-    for name, t in head.items():
-        if name.startswith("entropy.b") and t["dtype"] == "U16":
-            b = int(name[len("entropy.b"):])
-            begin, end = t["data_offsets"]
-            flat = struct.unpack_from("<%dH" % ((end - begin) // 2), data, 8 + n + begin)
-            m = 1 << b
-            tables["bits"][b] = [list(flat[c * m:(c + 1) * m]) for c in range(t["shape"][0])]
+    meta = head.get("__metadata__", {})
+    tables, channels = {"bits": {}}, None
+    for b in range(1, 9):  # other names (entropy.b0, entropy.b9, weights) are not tables
+        t = head.get("entropy.b%d" % b)
+        if t is None:
+            continue
+        if t["dtype"] != "U16":
+            raise TableFileError("tensor_dtype_mismatch", "entropy.b%d is %s" % (b, t["dtype"]))
+        shape = t["shape"]
+        if len(shape) != 2 or shape[1] != 1 << b or not 1 <= shape[0] <= MAX_CHANNELS or \
+                (channels is not None and shape[0] != channels):
+            raise TableFileError("tensor_shape_mismatch", "entropy.b%d has shape %s" % (b, shape))
+        channels = shape[0]
+        begin = t["data_offsets"][0]
+        flat = struct.unpack_from("<%dH" % (channels << b), data, 8 + n + begin)
+        tables["bits"][b] = [list(flat[c << b:(c + 1) << b]) for c in range(channels)]
+    if channels is None:
+        raise TableFileError("tensor_missing", "no entropy.b{b} tensor for b in 1..8")
+    text = meta.get("entropy.table_id", "")
+    if not 1 <= len(text) <= 5 or not all("0" <= ch <= "9" for ch in text) or int(text) > 0xFFFF:
+        raise TableFileError("format_invalid", "entropy.table_id %r" % text)
+    tables["id"] = int(text)
     hashed = bytearray()
     for b in sorted(tables["bits"]):
-        hashed += bytes([b]) + struct.pack("<H", len(tables["bits"][b]))
-        for row in tables["bits"][b]:
-            assert len(row) == 1 << b and min(row) >= 1 and sum(row) == 1 << PRECISION_BITS, "invalid table"
+        hashed += bytes([b]) + struct.pack("<H", channels)
+        for c, row in enumerate(tables["bits"][b]):
+            if min(row) < 1 or sum(row) != 1 << PRECISION_BITS:  # Python's sum does not wrap
+                raise TableFileError("entropy_table_invalid", "entropy.b%d channel %d" % (b, c))
             hashed += struct.pack("<%dH" % len(row), *row)
     tables["hash"] = crc32c(bytes(hashed))
     return tables
@@ -199,9 +227,11 @@ def load_tables(path):
 
 def rans_decode(payload, header, tables):
     """Code i uses state i mod 8 and the table of channel i // (H*W); 16-bit words are read in order."""
+    if tables is None:  # no table set at all: step 16, before the payload is looked at
+        raise FrameError("entropy_table_mismatch", "codec-1 frame and no table set loaded")
     if u16(payload, 2) != 0:
         raise FrameError("reserved_nonzero", "codec-1 payload bytes 2-3")
-    if tables is None or u16(payload, 0) != tables["id"] or u32(payload, 4) != tables["hash"]:
+    if u16(payload, 0) != tables["id"] or u32(payload, 4) != tables["hash"]:
         raise FrameError("entropy_table_mismatch", "table_id %d, table_hash 0x%08X" % (u16(payload, 0),
                                                                                      u32(payload, 4)))
     bits, channels, plane = header["bits"], header["channels"], header["height"] * header["width"]
@@ -264,9 +294,10 @@ def decode_frame(data, offset=0, limit=DEFAULT_PAYLOAD_LIMIT):
 
 
 def decode_stream(data, limit=DEFAULT_PAYLOAD_LIMIT, tables=None):
-    """Frames back to back; stops at the first error (no resynchronisation). Returns (frames, error or None),
-    each frame a dict of the header fields plus offset, frame_size, codes and values. Codec-1 frames need
-    the table set they name (load_tables)."""
+    """Frames back to back; stops at the first error (no resynchronisation). Frame k is decoded, payload
+    included, before frame k + 1 is parsed, so the first error in stream order is the one reported. Returns
+    (frames, error or None), each frame a dict of the header fields plus offset, frame_size, codes and values.
+    Codec-1 frames need the table set they name (load_tables)."""
     frames, offset = [], 0
     while offset < len(data):
         try:
@@ -298,7 +329,12 @@ def main(argv):
     show_values = args.values
     with open(args.file, "rb") as f:
         data = f.read()
-    frames, error = decode_stream(data, args.limit, load_tables(args.tables) if args.tables else None)
+    try:
+        tables = load_tables(args.tables) if args.tables else None
+    except TableFileError as err:
+        print("error %s in table file %s" % (err, args.tables))
+        return 1
+    frames, error = decode_stream(data, args.limit, tables)
     for k, fr in enumerate(frames):
         print("frame %d at offset %d, %d bytes" % (k, fr["offset"], fr["frame_size"]))
         print("  bound_mode %d (%s), codec %d, ensemble_size %d, bits %d" % (

@@ -80,12 +80,69 @@ def check_err(path, side, problems):
                                                                          side["frames_before_error"]))
 
 
+def check_no_tables(path, problems):
+    """A decoder without any table set answers the first codec-1 frame that passes steps 1-15
+    entropy_table_mismatch, before looking at its payload. Returns 1 when the file has such a frame."""
+    with open(path, "rb") as f:
+        data = f.read()
+    offset, k = 0, 0
+    while offset < len(data):
+        try:
+            header, _, size = ed.decode_frame(data, offset)
+        except ed.FrameError:
+            return 0
+        if header["codec"] == 1:
+            frames, error = ed.decode_stream(data, tables=None)
+            if error is None or error.name != "entropy_table_mismatch" or len(frames) != k:
+                problems.append("%s: without tables got %s after %d frames, expected entropy_table_mismatch after "
+                                "%d" % (path, error, len(frames), k))
+            return 1
+        offset, k = offset + size, k + 1
+    return 0
+
+
+def check_table_file(path, side, problems):
+    try:
+        t = ed.load_tables(path)
+    except ed.TableFileError as err:
+        if "error" not in side:
+            problems.append("%s: refused with %s, expected to load" % (path, err))
+        elif err.name != side["error"] or err.number != int(side["errc"]):
+            problems.append("%s: got %s, expected %s (%s)" % (path, err, side["error"], side["errc"]))
+        return
+    if "error" in side:
+        problems.append("%s: loaded, expected %s" % (path, side["error"]))
+        return
+    got = {"table_id": t["id"], "table_hash": t["hash"], "channels": len(t["bits"][min(t["bits"])]),
+           "bits": sorted(t["bits"])}
+    for key, value in got.items():
+        if value != side[key]:
+            problems.append("%s: %s %r, sidecar says %r" % (path, key, value, side[key]))
+
+
+def read_table_sidecar(path):
+    side = {}
+    with open(path) as f:
+        for line in f:
+            words = line.split()
+            if not words or words[0].startswith("#"):
+                continue
+            if words[0] == "bits":
+                side["bits"] = [int(w) for w in words[1:]]
+            elif words[0] == "error":
+                side["error"] = words[1]
+            else:
+                side[words[0]] = int(words[1], 0)
+    return side
+
+
 def check_reproducible(golden, problems):
     with tempfile.TemporaryDirectory() as tmp:
         make_golden.generate(tmp)
-        for kind in ("ok", "err"):
+        for kind in ("ok", "err", "tables"):
             fresh = sorted(os.listdir(os.path.join(tmp, kind)))
-            stored = sorted(n for n in os.listdir(os.path.join(golden, kind)) if n.endswith((".bin", ".txt")))
+            stored = sorted(n for n in os.listdir(os.path.join(golden, kind))
+                            if n.endswith((".bin", ".txt", ".safetensors")))
             if fresh != stored:
                 problems.append("%s/: generator makes %s, directory holds %s" % (kind, fresh, stored))
             _, mismatch, errors = filecmp.cmpfiles(os.path.join(tmp, kind), os.path.join(golden, kind), fresh,
@@ -109,11 +166,26 @@ def main(argv):
                 path = os.path.join(golden, kind, name)
                 check(path, read_sidecar(path[:-4] + ".txt"), problems)
                 counts[kind] += 1
+    # Codec-1 goldens (ok and err) decoded with no table set: entropy_table_mismatch, even where the payload's
+    # reserved bytes are set (err/16_rans_reserved_payload).
+    no_tables = 0
+    for kind in ("ok", "err"):
+        for name in sorted(os.listdir(os.path.join(golden, kind))):
+            if name.endswith(".bin"):
+                no_tables += check_no_tables(os.path.join(golden, kind, name), problems)
+    if no_tables < 10:
+        problems.append("only %d codec-1 goldens answered entropy_table_mismatch without tables" % no_tables)
+    tables_dir = os.path.join(golden, "tables")
+    for name in sorted(os.listdir(tables_dir)):
+        if name.endswith(".safetensors"):
+            path = os.path.join(tables_dir, name)
+            check_table_file(path, read_table_sidecar(path[:-len(".safetensors")] + ".txt"), problems)
+            counts["tables"] = counts.get("tables", 0) + 1
     check_reproducible(golden, problems)
     for p in problems:
         print("FAIL " + p)
-    print("educational decoder: %d ok and %d err golden files, %d problems" % (counts["ok"], counts["err"],
-                                                                              len(problems)))
+    print("educational decoder: %d ok, %d err and %d table golden files, %d problems" % (
+        counts["ok"], counts["err"], counts.get("tables", 0), len(problems)))
     return 1 if problems or not counts["ok"] or not counts["err"] else 0
 
 

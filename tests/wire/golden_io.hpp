@@ -54,6 +54,12 @@ inline const char* errc_name(Errc e) {
     case Errc::length_mismatch: return "length_mismatch";
     case Errc::length_too_large: return "length_too_large";
     case Errc::crc_mismatch: return "crc_mismatch";
+    // Table files (tests/golden/tables/).
+    case Errc::format_invalid: return "format_invalid";
+    case Errc::tensor_missing: return "tensor_missing";
+    case Errc::tensor_shape_mismatch: return "tensor_shape_mismatch";
+    case Errc::tensor_dtype_mismatch: return "tensor_dtype_mismatch";
+    case Errc::entropy_table_invalid: return "entropy_table_invalid";
     default: return "other";
   }
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes tests/golden/{ok,err}/*.bin and their .txt sidecars for frame format v1 (docs/wire-format.md).
+"""Writes tests/golden/{ok,err}/*.bin, tests/golden/tables/*.safetensors and their .txt sidecars for frame format v1 (docs/wire-format.md).
 
 An implementation independent of the C++ writer: the C++ tests rebuild every ok frame from its sidecar and
 compare bytes, and tools/educational_decoder.py decodes all of them. Output is deterministic.
@@ -209,7 +209,7 @@ def block(index, offset, f, codes, size):
 
 def write(kind, name, data, lines):
     path = os.path.join(GOLDEN, kind, name)
-    with open(path + ".bin", "wb") as out:
+    with open(path + (".safetensors" if kind == "tables" else ".bin"), "wb") as out:
         out.write(data)
     with open(path + ".txt", "w") as out:
         out.write("\n".join(lines) + "\n")
@@ -237,6 +237,9 @@ OK = [  # name, fields, description
     ("b2_1x1x4096", fields(1, 1, 4096, 2, lo=-4.0, hi=4.0, frame_id=4096), "largest width, 32 groups"),
     ("b3_1x1x8_min_step", fields(1, 1, 8, 3, lo=0.0, hi=7 * 2.0 ** -126, frame_id=8),
      "smallest valid step: (hi - lo) / 7 = 2^-126, the smallest normal binary32"),
+    ("b3_1x1x8_step_rounded_up", fields(1, 1, 8, 3, lo=2.0 ** -126 + 2.0 ** -149, hi=2.0 ** -123, frame_id=9),
+     "the step rule is binary32: hi - lo = 7 * 2^-126 - 2^-149 exactly rounds to 7 * 2^-126, so step = 2^-126 "
+     "(valid), though the exact step is below 2^-126"),
 ]
 
 
@@ -439,21 +442,113 @@ def make_rans_err(made):
     bad[50] ^= 0x01
     err("rans_word_flipped", "entropy_stream_invalid", f, "codec 1, one bit of word 5 flipped (frame CRC fixed)",
         bytes(bad))
+    # Frame k is decoded (payload included) before frame k + 1 is parsed: the first error in stream order wins.
+    write("err", "40_rans_then_truncated", frame(dict(f, payload=bytes(bad)), codes) + made["b1_1x1x3"][2][:47],
+          ["# codec 1 with one word bit flipped (error 40 when decoded), then 47 bytes of a next frame (truncated): "
+           "frame 0's error comes first", "error entropy_stream_invalid", "errc 40", "frames_before_error 0"])
+
+
+# ---- codec-1 table files (docs/wire-format.md, "Table files"): tests/golden/tables/NAME.safetensors + NAME.txt.
+TABLE_FILE_ERRC = {"format_invalid": 72, "tensor_missing": 74, "tensor_shape_mismatch": 78,
+                   "tensor_dtype_mismatch": 80, "entropy_table_invalid": 84}
+
+
+def safetensors_file(tensors, metadata):
+    """tensors: [(name, dtype, shape, raw bytes)] in data order; metadata: {key: string} or None."""
+    head, data = {}, b""
+    if metadata is not None:
+        head["__metadata__"] = metadata
+    for name, dtype, shape, raw in tensors:
+        head[name] = {"dtype": dtype, "shape": shape, "data_offsets": [len(data), len(data) + len(raw)]}
+        data += raw
+    text = json.dumps(head, separators=(",", ":"), sort_keys=True).encode()
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + data
+
+
+def u16_rows(rows):
+    return b"".join(struct.pack("<%dH" % len(row), *row) for row in rows)
+
+
+def make_tables():
+    """Table files a loader must accept (ok_*) or refuse with the error their name starts with."""
+    tables = golden_tables()
+    meta = {"entropy.table_id": str(TABLE_ID), "entropy.precision_bits": "12"}
+
+    def tensors(t=tables, dtype=None, shape=None):
+        dtype, shape = dtype or {}, shape or {}
+        return [("entropy.b%d" % b, dtype.get(b, "U16"), shape.get(b, [len(t[b]), 1 << b]), u16_rows(t[b]))
+                for b in sorted(t)]
+
+    def ok(name, note, ts, metadata, table_id):
+        write("tables", name, safetensors_file(ts, metadata),
+              ["# " + note, "table_id %d" % table_id, "table_hash 0x%08X" % table_hash(tables),
+               "channels %d" % TABLE_CHANNELS, "bits " + " ".join(str(b) for b in sorted(tables))])
+
+    def err(name, errc, note, ts, metadata=meta):
+        write("tables", "%02d_%s" % (TABLE_FILE_ERRC[errc], name), safetensors_file(ts, metadata),
+              ["# " + note, "error " + errc, "errc %d" % TABLE_FILE_ERRC[errc]])
+
+    ok("ok_other_keys_ignored", "the golden tables beside what a loader ignores: entropy.precision_bits 16, tensors "
+       "entropy.b0 and entropy.b9 (b outside 1..8), an F32 weight", tensors() + [
+           ("entropy.b0", "U16", [3, 1], u16_rows([[4096]] * 3)), ("entropy.b9", "U16", [3, 512], bytes(3 * 1024)),
+           ("encoder.weight", "F32", [2], struct.pack("<2f", 0.5, -0.5))],
+       dict(meta, **{"entropy.precision_bits": "16"}), TABLE_ID)
+    ok("ok_table_id_leading_zeros", "entropy.table_id 00042: 1 to 5 decimal digits, leading zeros allowed",
+       tensors(), dict(meta, **{"entropy.table_id": "00042"}), 42)
+
+    err("table_id_missing", "format_invalid", "no entropy.table_id in __metadata__", tensors(),
+        {"entropy.precision_bits": "12"})
+    err("table_id_six_digits", "format_invalid", "entropy.table_id 020743: more than 5 characters", tensors(),
+        dict(meta, **{"entropy.table_id": "020743"}))
+    err("table_id_65536", "format_invalid", "entropy.table_id 65536: above 65535", tensors(),
+        dict(meta, **{"entropy.table_id": "65536"}))
+    err("table_id_hex", "format_invalid", "entropy.table_id 0x5107: decimal digits only", tensors(),
+        dict(meta, **{"entropy.table_id": "0x5107"}))
+    err("table_id_before_frequencies", "format_invalid",
+        "entropy.table_id missing and a zero frequency: the id is checked before the frequencies",
+        tensors({**tables, 3: [[0] + tables[3][0][1:-1] + [tables[3][0][-1] + tables[3][0][0]]] +
+                                tables[3][1:]}), None)
+    err("no_table_for_1_to_8", "tensor_missing", "tensors entropy.b0, entropy.b9 and entropy.b10 only",
+        [("entropy.b0", "U16", [3, 1], u16_rows([[4096]] * 3)), ("entropy.b9", "U16", [3, 512], bytes(3 * 1024)),
+         ("entropy.b10", "U16", [1, 1024], bytes(2048))])
+    err("tensors_before_table_id", "tensor_missing", "no entropy.b{b} tensor and no metadata at all: tensors first",
+        [("encoder.weight", "F32", [2], struct.pack("<2f", 0.5, -0.5))], None)
+    err("channels_differ_per_b", "tensor_shape_mismatch", "entropy.b1 has C = 3, entropy.b3 has C = 2",
+        tensors({**tables, 3: tables[3][:2]}))
+    err("shape_not_2_to_b", "tensor_shape_mismatch", "entropy.b3 stored as [6, 4] (the right byte count, wrong shape)",
+        tensors(shape={3: [6, 4]}))
+    err("rank_1", "tensor_shape_mismatch", "entropy.b1 stored as [6] (rank 1)", tensors(shape={1: [6]}))
+    err("dtype_i16", "tensor_dtype_mismatch", "entropy.b4 stored as I16 (same bytes)", tensors(dtype={4: "I16"}))
+    err("b1_before_b3", "tensor_shape_mismatch",
+        "entropy.b1 has a wrong shape, entropy.b3 a wrong dtype: b in increasing order", tensors(
+            dtype={3: "I16"}, shape={1: [2, 3]}))
+    err("dtype_before_shape", "tensor_dtype_mismatch", "entropy.b4 as I16 with shape [3, 8, 2]: dtype first",
+        tensors(dtype={4: "I16"}, shape={4: [3, 8, 2]}))
+    row = tables[3][1]
+    err("zero_frequency", "entropy_table_invalid", "entropy.b3 channel 1: a frequency 0 (still summing to 4096)",
+        tensors({**tables, 3: [tables[3][0], [0] + row[1:-1] + [row[-1] + row[0]], tables[3][2]]}))
+    err("sum_4095", "entropy_table_invalid", "entropy.b8 channel 2 sums to 4095",
+        tensors({**tables, 8: tables[8][:2] + [tables[8][2][:-1] + [tables[8][2][-1] - 1]]}))
+    err("sum_wraps_16_bits", "entropy_table_invalid",
+        "entropy.b1 channel 0 is [4097, 65535]: the sum 69632 is 4096 only modulo 2^16",
+        tensors({**tables, 1: [[4097, 65535]] + tables[1][1:]}))
 
 
 def generate(out_dir):
     """Writes every golden file under out_dir/{ok,err}, replacing the .bin/.txt files already there."""
     global GOLDEN
     GOLDEN = out_dir
-    for kind in ("ok", "err"):
+    for kind in ("ok", "err", "tables"):
         os.makedirs(os.path.join(out_dir, kind), exist_ok=True)
         for old in os.listdir(os.path.join(out_dir, kind)):
-            if old.endswith((".bin", ".txt")):
+            if old.endswith((".bin", ".txt", ".safetensors")):
                 os.remove(os.path.join(out_dir, kind, old))
     assert crc32c(b"123456789") == 0xE3069283
     made = make_ok()
     make_err(made)
     make_rans_err(made)
+    make_tables()
 
 
 if __name__ == "__main__":

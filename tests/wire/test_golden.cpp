@@ -6,6 +6,7 @@
 #include <cfloat>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
@@ -140,8 +141,10 @@ TEST_CASE("golden ok/ frames decode to their sidecars and re-encode to the same 
 TEST_CASE("FMA reconstruction stays within docs/wire-format.md's bound on every golden's bounds",
           "[wire][golden]") {
   // lo + q * step rounded twice (the spec) against fma(q, step, lo), for every code 0..L of every ok frame's
-  // bounds: the spec states |difference| <= 2^-22 * max(|lo|, |hi|); the goldens reach 1 ulp of that maximum.
+  // bounds: the spec states |difference| <= 2^-22 * max(|lo|, |hi|), and quotes the goldens' largest difference:
+  // 1 ulp of that maximum, and 1.013e-5 of a step (rans_b8_3x5x13, q = 46).
   float worst_in_bound_ulps = 0;
+  double worst_in_steps = 0;
   for (const auto& path : golden::list_files(kGolden / "ok", ".bin")) {
     INFO(path.filename().string());
     for (const auto& f : golden::read_sidecar(fs::path(path).replace_extension(".txt")).frames) {
@@ -156,10 +159,96 @@ TEST_CASE("FMA reconstruction stays within docs/wire-format.md's bound on every 
         const float diff = std::fabs(twice - fused);
         CHECK(diff <= 0x1p-22f * big);
         worst_in_bound_ulps = std::max(worst_in_bound_ulps, diff / ulp_big);
+        worst_in_steps = std::max(worst_in_steps, double(diff) / double(step));
       }
     }
   }
-  CHECK(worst_in_bound_ulps >= 1.0f);  // the goldens do differ (1 ulp at b7_5x5x5 q = 95, the spec quotes it)
+  CHECK(worst_in_bound_ulps == 1.0f);  // the goldens do differ (1 ulp, e.g. b7_5x5x5 q = 95; the spec quotes it)
+  CHECK(worst_in_steps > 1.01e-5);
+  CHECK(worst_in_steps < 1.02e-5);
+}
+
+TEST_CASE("FMA reconstruction: bounds around zero differ by less than 2^-14 of a step", "[wire][golden]") {
+  // The spec's second bound: when lo <= 0 <= hi, |difference| < 2^-22 * L * step < 2^-14 * step. Random bounds
+  // (magnitudes 2^-20 .. 2^20 on each side), every b, every code.
+  uint32_t state = 12345;
+  auto next = [&] {
+    state ^= state << 13;
+    state ^= state >> 17;
+    state ^= state << 5;
+    return state;
+  };
+  for (int pair = 0; pair < 2000; ++pair) {
+    const uint32_t r1 = next();
+    const uint32_t r2 = next();
+    const float lo = -std::ldexp(1.0f + float(r1 & 0xFFFFFF) * 0x1p-24f, int(r1 >> 24) % 41 - 20);
+    const float hi = std::ldexp(1.0f + float(r2 & 0xFFFFFF) * 0x1p-24f, int(r2 >> 24) % 41 - 20);
+    for (unsigned bits = 1; bits <= 8; ++bits) {
+      const float step = dequantize_step(lo, hi, bits);
+      for (uint32_t q = 0; q < (1u << bits); ++q) {
+        volatile float product = static_cast<float>(q) * step;
+        const float diff = std::fabs((lo + product) - std::fma(static_cast<float>(q), step, lo));
+        if (!(diff < 0x1p-14f * step)) FAIL_CHECK("lo " << lo << " hi " << hi << " b " << bits << " q " << q);
+      }
+    }
+  }
+}
+
+TEST_CASE("without a table set, every codec-1 frame is entropy_table_mismatch, before its payload is read",
+          "[wire][golden]") {
+  // docs/wire-format.md, validation step 16: a decoder holding no table set answers 38 without looking at the
+  // payload, so err/16_rans_reserved_payload (reserved bytes set) gives 38 too.
+  size_t codec1 = 0;
+  for (const char* kind : {"ok", "err"}) {
+    for (const auto& path : golden::list_files(kGolden / kind, ".bin")) {
+      const auto data = golden::read_file(path);
+      auto v = parse_frame(data.data(), data.size());
+      if (!v || v->header.codec != Codec::rans) continue;
+      INFO(path.filename().string());
+      std::vector<float> out(size_t(v->header.channels) * v->header.height * v->header.width);
+      CHECK(dequantize_frame(*v, out.data(), out.size(), nullptr).code() == Errc::entropy_table_mismatch);
+      CHECK(decode_frame(data.data(), data.size(), out.data(), out.size()).code() == Errc::entropy_table_mismatch);
+      ++codec1;
+    }
+  }
+  CHECK(codec1 >= 12);
+}
+
+TEST_CASE("golden table files load or fail as their sidecars say", "[wire][golden]") {
+  const auto files = golden::list_files(kGolden / "tables", ".safetensors");
+  REQUIRE(files.size() >= 10);
+  std::set<std::string> errors_seen;
+  for (const auto& path : files) {
+    INFO(path.filename().string());
+    std::map<std::string, std::string> side;
+    std::ifstream in(fs::path(path).replace_extension(".txt"));
+    for (std::string line; std::getline(in, line);) {
+      if (line.empty() || line[0] == '#') continue;
+      const auto space = line.find(' ');
+      side[line.substr(0, space)] = line.substr(space + 1);
+    }
+    auto file = weights::SafeTensorsFile::open(path.string());
+    REQUIRE(file.ok());  // the container is valid in every one: the errors are the table rules'
+    auto t = weights::load_entropy_tables(*file);
+    if (side.count("error")) {
+      REQUIRE_FALSE(t.ok());
+      CHECK(int(t.code()) == std::stoi(side.at("errc")));
+      CHECK(golden::errc_name(t.code()) == side.at("error"));
+      CHECK(std::stoi(path.filename().string().substr(0, 2)) == int(t.code()));
+      errors_seen.insert(side.at("error"));
+    } else {
+      REQUIRE(t.ok());
+      CHECK(t->id() == std::stoul(side.at("table_id")));
+      CHECK(t->hash() == std::stoul(side.at("table_hash"), nullptr, 0));
+      CHECK(t->channels() == std::stoul(side.at("channels")));
+      std::string bits;
+      for (unsigned b = 1; b <= 8; ++b)
+        if (t->has(b)) bits += (bits.empty() ? "" : " ") + std::to_string(b);
+      CHECK(bits == side.at("bits"));
+    }
+  }
+  CHECK(errors_seen == std::set<std::string>{"format_invalid", "tensor_missing", "tensor_shape_mismatch",
+                                             "tensor_dtype_mismatch", "entropy_table_invalid"});
 }
 
 TEST_CASE("golden err/ frames fail with their sidecar's error, in every reader", "[wire][golden]") {
