@@ -66,6 +66,16 @@ def ok_files():
         [dict(ERR_REPLY, status=110, detections=[])])
     out["status_12_stream_error"] = ("the one reply that ends a stream rejected before any valid header: frame_id 0",
                                      [dict(ERR_REPLY, status=12, frame_id=0, timestamp_us=0, detections=[])])
+    out["unchecked_fields"] = (
+        "what a reader does not check: digest 0 with status 0, scores in ascending order, a score of -0.0, inverted "
+        "boxes (x1 > x2, y1 > y2), class_id 65535, a subnormal score",
+        [dict(OK_REPLY, frame_id=11, digest=0, detections=[(65535, -0.0, 10.0, 20.0, 5.0, 8.0),
+                                                            (3, 2.0 ** -149, -1.0, -2.0, -3.0, -4.0),
+                                                            (4, 1.0, 0.0, 0.0, 0.0, 0.0)])])
+    out["status_200_fields_ignored"] = (
+        "status 200 (no error has that number yet: a reader takes any status other than 0 as an error) with a "
+        "digest and an output shape, which a reader ignores on error",
+        [dict(ERR_REPLY, status=200, frame_id=12, digest=0x1234, shape=(1, 2, 3), detections=[])])
     out["stream_3"] = ("three replies back to back (a TCP stream): detections, empty, error 108", [
         dict(OK_REPLY, frame_id=1, detections=DETS[:2]), dict(OK_REPLY, frame_id=2, detections=[]),
         dict(ERR_REPLY, status=108, frame_id=3, detections=[])])
@@ -79,6 +89,13 @@ def err_files():
     out["10_truncated_in_detections"] = ("a reply cut inside its second detection", good[:40 + 24 + 10], 0)
     out["10_trailing_bytes_short"] = ("a valid reply followed by 5 zero bytes: the next reply is truncated",
                                       reply(**OK_REPLY, detections=[]) + bytes(5), 1)
+    out["12_bad_magic_head_only"] = ("40 bytes, the head of a frame (magic SLMC): the head's checks come before the "
+                                     "size check, so every reader reports bad_magic",
+                                     reply(**OK_REPLY, detections=[], magic=b"SLMC")[:40], 0)
+    out["10_truncated_after_head"] = ("43 bytes of a 44-byte reply: a valid head, then the CRC cut short",
+                                      reply(**OK_REPLY, detections=[])[:43], 0)
+    out["34_detection_count_101_head_only"] = ("the 40-byte head alone, detection_count 101",
+                                               reply(**OK_REPLY, detections=[], count=101)[:40], 0)
     out["12_bad_magic"] = ("magic SLMC (a frame, not a reply)", reply(**OK_REPLY, detections=DETS, magic=b"SLMC"), 0)
     out["14_version_1"] = ("a version-1 reply (44 bytes, no result section): readers of version 2 refuse it",
                            reply(**OK_REPLY, detections=[], version=1), 0)

@@ -128,6 +128,33 @@ TEST_CASE("golden err replies fail with the error their sidecars name, after the
   }
 }
 
+TEST_CASE("a whole-buffer reader and a stream reader (head, then the rest) agree on every prefix of every golden") {
+  // The stream reader reads kReplyHeadSize bytes, sizes the reply with peek_reply_size, then reads the rest and
+  // parses; the end of the input before that is truncated. parse_reply on the same bytes must say the same.
+  auto stream_read = [](const std::vector<uint8_t>& b, size_t n) -> Errc {
+    if (n < kReplyHeadSize) return Errc::truncated;
+    auto size = peek_reply_size(b.data(), kReplyHeadSize);
+    if (!size) return size.code();
+    if (n < *size) return Errc::truncated;
+    auto r = parse_reply(b.data(), *size);
+    return r ? Errc::ok : r.code();
+  };
+  size_t head_errors = 0;
+  for (const char* kind : {"ok", "err"}) {
+    for (const auto& path : golden(kind)) {
+      const auto bytes = read_bytes(path);
+      for (size_t n = 0; n <= std::min(bytes.size(), size_t{kReplyMaxSize}); ++n) {
+        INFO(path.filename().string() << ", first " << n << " bytes");
+        auto whole = parse_reply(n ? bytes.data() : nullptr, n);
+        const Errc want = stream_read(bytes, n);
+        REQUIRE((whole ? Errc::ok : whole.code()) == want);
+        head_errors += n >= kReplyHeadSize && n < kReplySize && want != Errc::truncated;
+      }
+    }
+  }
+  CHECK(head_errors > 0);  // 40-43 bytes whose head is bad: the head's error, not truncated
+}
+
 TEST_CASE("replies with detections round-trip; sizes are peeked from the head") {
   for (uint16_t count : {uint16_t(0), uint16_t(1), uint16_t(37), uint16_t(kMaxDetections)}) {
     INFO(count);

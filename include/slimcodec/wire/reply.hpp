@@ -107,9 +107,11 @@ inline Result<size_t> peek_reply_size(const uint8_t* p, size_t n) noexcept {
 }
 
 // Parses the reply at the start of [p, p + n); bytes after it (reply_size(detection_count) bytes) are not looked at:
-// they are the next reply. Checks in the order of docs/wire-format.md, "Reply validation order".
+// they are the next reply. Checks in the order of docs/wire-format.md, "Reply validation order": the head's checks
+// (peek_reply_size) need only its kReplyHeadSize bytes, so a stream reader that has read the head and this function
+// report the same error for the same bytes.
 inline Result<Reply> parse_reply(const uint8_t* p, size_t n) noexcept {
-  if (p == nullptr || n < kReplySize) return Errc::truncated;
+  if (p == nullptr) return Errc::truncated;
   auto size = peek_reply_size(p, n);
   if (!size) return size.error();
   if (n < *size) return Errc::truncated;
