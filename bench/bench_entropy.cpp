@@ -15,10 +15,11 @@ extern "C" {
 #include <htscodecs/rANS_static4x16.h>
 }
 
+#include "ratio_reporter.hpp"
+
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -125,29 +126,6 @@ double mean_hts_bytes(unsigned b, int order) {
   return total / double(g.frames);
 }
 
-// Console output plus each benchmark's CPU time per iteration, for the ratios at the end (as bench_quant).
-class RatioReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const Run& run : runs) {
-      if (run.error_occurred) continue;
-      const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
-      if (run.run_type == Run::RT_Iteration || median) {
-        const std::string name = run.run_name.function_name;
-        if (!median && medians_.count(name)) continue;
-        times_[name] = run.GetAdjustedCPUTime();
-        if (median) medians_[name] = true;
-      }
-    }
-  }
-  double time(const std::string& name) const { return times_.count(name) ? times_.at(name) : NAN; }
-
- private:
-  std::map<std::string, double> times_;
-  std::map<std::string, bool> medians_;
-};
-
 std::string name(const char* op, const char* impl, unsigned b) {
   return std::string(op) + "/" + impl + "/b" + std::to_string(b);
 }
@@ -204,7 +182,7 @@ int main(int argc, char** argv) {
   }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  RatioReporter reporter;
+  bench::RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
 
@@ -220,10 +198,9 @@ int main(int argc, char** argv) {
   std::printf("speed (codes per second) and ratios slimcodec / htscodecs (> 1: slimcodec faster):\n");
   std::printf("   b  dec MB/s slim  hts_o0  dec ratio  vs pack   enc MB/s slim  hts_o0  enc ratio  vs pack\n");
   for (unsigned b : bits) {
-    const double ds = reporter.time(name("decode", "slimcodec", b)), dh = reporter.time(name("decode", "hts_o0", b)),
-                 dp = reporter.time(name("decode", "hts_pack_o0", b));
-    const double es = reporter.time(name("encode", "slimcodec", b)), eh = reporter.time(name("encode", "hts_o0", b)),
-                 ep = reporter.time(name("encode", "hts_pack_o0", b));
+    const auto cpu = [&](const char* op, const char* impl) { return reporter.cpu_time(name(op, impl, b)); };
+    const double ds = cpu("decode", "slimcodec"), dh = cpu("decode", "hts_o0"), dp = cpu("decode", "hts_pack_o0");
+    const double es = cpu("encode", "slimcodec"), eh = cpu("encode", "hts_o0"), ep = cpu("encode", "hts_pack_o0");
     auto mbs = [](double ns) { return double(g.n) / ns * 1e3; };  // CPU ns per frame -> MB/s of codes
     std::printf("  %2u  %13.0f  %6.0f  %9.2f  %7.2f   %13.0f  %6.0f  %9.2f  %7.2f\n", b, mbs(ds), mbs(dh), dh / ds,
                 dp / ds, mbs(es), mbs(eh), eh / es, ep / es);

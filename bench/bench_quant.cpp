@@ -6,12 +6,13 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <map>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "slimcodec/quant/quant.hpp"
+
+#include "ratio_reporter.hpp"
 
 namespace {
 
@@ -75,31 +76,6 @@ void bench_memcpy(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kValues * sizeof(float)));
 }
 
-// Console output as usual, plus each benchmark's CPU time per iteration (the median when repeated). CPU time,
-// not wall time: on a shared machine it leaves out the time the thread spends descheduled.
-class RatioReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const Run& run : runs) {
-      if (run.error_occurred) continue;
-      const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
-      if (run.run_type == Run::RT_Iteration || median) {
-        std::string name = run.run_name.function_name;
-        if (!median && times_.count(name) && medians_.count(name)) continue;
-        times_[name] = run.GetAdjustedCPUTime();
-        if (median) medians_[name] = true;
-      }
-    }
-  }
-  bool has(const std::string& name) const { return times_.count(name) != 0; }
-  double time(const std::string& name) const { return times_.at(name); }
-
- private:
-  std::map<std::string, double> times_;
-  std::map<std::string, bool> medians_;
-};
-
 std::string name(const char* op, const char* impl, unsigned bits) {
   return std::string(op) + "/" + impl + "/b" + std::to_string(bits);
 }
@@ -120,7 +96,7 @@ int main(int argc, char** argv) {
   }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  RatioReporter reporter;
+  slimcodec::bench::RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
 
@@ -132,9 +108,9 @@ int main(int argc, char** argv) {
       const std::string simd = name(op, "simd", bits);
       const std::string ref = name(op, "ref", bits);
       if (!reporter.has(simd)) continue;
-      const double speedup = reporter.has(ref) ? reporter.time(ref) / reporter.time(simd) : NAN;
+      const double speedup = reporter.has(ref) ? reporter.cpu_time(ref) / reporter.cpu_time(simd) : NAN;
       const double vs_memcpy =
-          reporter.has("memcpy_f32") ? reporter.time(simd) / reporter.time("memcpy_f32") : NAN;
+          reporter.has("memcpy_f32") ? reporter.cpu_time(simd) / reporter.cpu_time("memcpy_f32") : NAN;
       std::printf("%-18s %4u %16.1fx %16.2fx\n", op, bits, speedup, vs_memcpy);
     }
   }
