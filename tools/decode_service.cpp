@@ -5,6 +5,7 @@
 #include <slimcodec/server/detection.hpp>
 #include <slimcodec/server/libtorch.hpp>
 #endif
+#include <slimcodec/server/pipeline.hpp>
 #include <slimcodec/server/tcp_service.hpp>
 #include <slimcodec/weights/entropy_tables.hpp>
 #ifdef SLIMCODEC_HAVE_MQTT
@@ -27,9 +28,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "cli_args.hpp"
@@ -108,6 +111,31 @@ bool parse_ms(const char* text, std::chrono::milliseconds& out) {
   return true;
 }
 
+// What the command line asks for.
+struct Config {
+  slimcodec::server::ServiceOptions tcp;
+  std::string mqtt_broker, mqtt_group = "decoders", mqtt_client_id, mqtt_prefix = "slimcodec";
+  size_t mqtt_max_queued = 64;
+  size_t io_threads = 2;
+  bool tcp_only_flag = false;
+  std::string entropy_tables_path;  // --entropy-tables; empty: the default (see --help)
+  std::string tables_note;          // what was loaded, for the start line
+};
+
+// The shutdown summary, one line for either transport: the pipeline's counts (the same words for TCP and MQTT:
+// tests read "frames received", "answered" and "unanswered"), the transport's own, then the peak memory.
+void print_summary(const slimcodec::server::FrameStats& s, size_t budget,
+                   std::initializer_list<std::pair<const char*, uint64_t>> transport) {
+  std::printf("shutdown: %llu frames received, %llu answered, %llu decode errors, %llu overloaded, %llu unanswered, "
+              "%llu refused before decoding",
+              (unsigned long long)s.frames_received, (unsigned long long)s.frames_answered,
+              (unsigned long long)s.frames_decode_failed, (unsigned long long)s.frames_overloaded,
+              (unsigned long long)s.frames_unanswered, (unsigned long long)s.frames_refused);
+  for (const auto& [what, n] : transport) std::printf(", %llu %s", (unsigned long long)n, what);
+  std::printf(", peak memory %.1f MiB of %.1f MiB\n", double(s.memory_peak) / (1 << 20), double(budget) / (1 << 20));
+  std::fflush(stdout);
+}
+
 #ifdef SLIMCODEC_HAVE_MQTT
 
 // SIGINT/SIGTERM write a byte here; run_mqtt() waits for it. A handler rather than sigwait() on a blocked mask: a
@@ -119,8 +147,24 @@ extern "C" void on_stop_signal(int) {
   [[maybe_unused]] ssize_t n = write(g_stop_pipe[1], &c, 1);
 }
 
-int run_mqtt(slimcodec::server::MqttServiceOptions options, const std::string& tables_note) {
+int run_mqtt(const Config& config) {
   using namespace slimcodec;
+  server::MqttServiceOptions options;
+  if (!slimcodec::cli::parse_host_port(config.mqtt_broker, options.host, options.port))
+    return std::fprintf(stderr, "--mqtt wants HOST:PORT, got %s\n", config.mqtt_broker.c_str()), 2;
+  if (config.tcp_only_flag)
+    return std::fprintf(stderr, "--bind, --port and --io-threads are for TCP mode, not --mqtt\n"), 2;
+  options.group = config.mqtt_group;
+  options.client_id = config.mqtt_client_id;
+  options.topic_prefix = config.mqtt_prefix;
+  options.workers = config.tcp.workers;
+  options.backend = config.tcp.backend;
+  options.backend_options = config.tcp.backend_options;
+  options.entropy_tables = config.tcp.entropy_tables;
+  options.limits = config.tcp.limits;
+  options.max_queued = config.mqtt_max_queued;
+  options.memory_budget = config.tcp.memory_budget;
+
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
@@ -135,45 +179,30 @@ int run_mqtt(slimcodec::server::MqttServiceOptions options, const std::string& t
   }
   std::printf("mqtt: subscribed to %s on %s:%u as %s, backend %s, %zu workers, %s\n",
               (*service)->subscription().c_str(), options.host.c_str(), options.port, (*service)->client_id().c_str(),
-              options.backend.c_str(), options.workers, tables_note.c_str());
+              options.backend.c_str(), options.workers, config.tables_note.c_str());
   std::fflush(stdout);
   char c = 0;
   while (read(g_stop_pipe[0], &c, 1) < 0 && errno == EINTR) {
   }
   (*service)->shutdown();
   const auto& s = (*service)->stats();
-  std::printf("shutdown: %llu messages, %llu frames received, %llu answered, %llu decode errors, %llu unanswered, "
-              "%llu bad messages (%llu answered), %llu dropped without response topic, %llu dropped at close, "
-              "%llu replies acknowledged, %llu replies failed, %llu refused before decoding, %llu overloaded, "
-              "peak memory %.1f MiB of %.1f MiB\n",
-              (unsigned long long)s.messages_received, (unsigned long long)s.frames_received,
-              (unsigned long long)s.frames_answered, (unsigned long long)s.frames_decode_failed,
-              (unsigned long long)s.frames_unanswered, (unsigned long long)s.bad_messages,
-              (unsigned long long)s.bad_messages_answered, (unsigned long long)s.messages_dropped,
-              (unsigned long long)s.messages_dropped_closing, (unsigned long long)s.replies_acked,
-              (unsigned long long)s.replies_failed, (unsigned long long)s.frames_refused,
-              (unsigned long long)s.frames_overloaded, double(s.memory_peak) / (1 << 20),
-              double(options.memory_budget) / (1 << 20));
+  print_summary(s, options.memory_budget,
+                {{"messages", s.messages_received},
+                 {"bad messages", s.bad_messages},
+                 {"bad messages answered", s.bad_messages_answered},
+                 {"dropped without response topic", s.messages_dropped},
+                 {"dropped at close", s.messages_dropped_closing},
+                 {"replies acknowledged", s.replies_acked},
+                 {"replies failed", s.replies_failed},
+                 {"payload buffers allocated", s.payload_allocations}});
   return 0;
 }
 #endif
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// Reads the command line into `c`. Returns -1 to go on, or the exit status (--help, --list-backends, a bad value).
+int parse_args(int argc, char** argv, Config& c) {
   using namespace slimcodec;
-  server::register_builtin_backends();  // identity, native (server/builtin.hpp)
-#ifdef SLIMCODEC_HAVE_LIBTORCH
-  server::register_libtorch_backend();     // libtorch (server/libtorch.hpp)
-  server::register_detection_backends();  // detect-native, detect-torchscript (server/detection.hpp)
-#endif
-  server::ServiceOptions options;
-  options.port = 7878;
-  std::string mqtt_broker, mqtt_group = "decoders", mqtt_client_id, mqtt_prefix = "slimcodec";
-  size_t mqtt_max_queued = 64;
-  size_t io_threads = 2;
-  bool tcp_only_flag = false;
-  std::string entropy_tables_path;  // --entropy-tables; empty: the default (see --help)
+  c.tcp.port = 7878;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const char* taken = nullptr;  // the value this option consumed, for the error message
@@ -192,51 +221,51 @@ int main(int argc, char** argv) {
       for (const auto& name : server::BackendRegistry::global().names()) std::printf("%s\n", name.c_str());
       return 0;
     } else if (arg == "--bind") {
-      options.bind_address = value();
-      tcp_only_flag = true;
+      c.tcp.bind_address = value();
+      c.tcp_only_flag = true;
     } else if (arg == "--port" && parse_number(value(), n) && n <= 65535) {
-      options.port = uint16_t(n);
-      tcp_only_flag = true;
+      c.tcp.port = uint16_t(n);
+      c.tcp_only_flag = true;
     } else if (arg == "--mqtt") {
-      mqtt_broker = value();
+      c.mqtt_broker = value();
     } else if (arg == "--group") {
-      mqtt_group = value();
+      c.mqtt_group = value();
     } else if (arg == "--client-id") {
-      mqtt_client_id = value();
+      c.mqtt_client_id = value();
     } else if (arg == "--topic-prefix") {
-      mqtt_prefix = value();
+      c.mqtt_prefix = value();
     } else if (arg == "--max-queued" && parse_number(value(), n) && n >= 1) {
-      mqtt_max_queued = n;
+      c.mqtt_max_queued = n;
     } else if (arg == "--workers" && parse_number(value(), n) && n >= 1 && n <= 256) {
-      options.workers = n;
+      c.tcp.workers = n;
     } else if (arg == "--io-threads" && parse_number(value(), n) && n >= 1 && n <= 64) {
-      io_threads = n;
-      tcp_only_flag = true;
+      c.io_threads = n;
+      c.tcp_only_flag = true;
     } else if (arg == "--backend") {
-      options.backend = value();
+      c.tcp.backend = value();
     } else if (arg == "--entropy-tables") {
-      entropy_tables_path = value();
-      if (entropy_tables_path.empty()) return std::fprintf(stderr, "--entropy-tables wants a file or none\n"), 2;
+      c.entropy_tables_path = value();
+      if (c.entropy_tables_path.empty()) return std::fprintf(stderr, "--entropy-tables wants a file or none\n"), 2;
     } else if (arg == "--option") {
       const std::string kv = value();
       const size_t eq = kv.find('=');
       if (eq == std::string::npos) return std::fprintf(stderr, "--option wants KEY=VALUE\n"), 2;
-      options.backend_options[kv.substr(0, eq)] = kv.substr(eq + 1);
+      c.tcp.backend_options[kv.substr(0, eq)] = kv.substr(eq + 1);
     } else if (arg == "--max-inflight" && parse_number(value(), n) && n >= 1 && n <= 65536) {
-      options.max_inflight_per_connection = n;
+      c.tcp.max_inflight_per_connection = n;
     } else if (arg == "--max-connections" && parse_number(value(), n) && n >= 1 && n <= 1000000) {
-      options.max_connections = n;
+      c.tcp.max_connections = n;
     } else if (arg == "--memory-budget-mb" && parse_number(value(), n) && n >= 1 && n <= (size_t(1) << 24)) {
-      options.memory_budget = n << 20;
+      c.tcp.memory_budget = n << 20;
     } else if (arg == "--send-buffer-bytes" && parse_number(value(), n) && n >= 1024 && n <= size_t(INT_MAX)) {
-      options.send_buffer_bytes = n;
-    } else if (arg == "--idle-timeout-ms" && parse_ms(value(), options.idle_timeout)) {
-    } else if (arg == "--frame-timeout-ms" && parse_ms(value(), options.frame_timeout)) {
+      c.tcp.send_buffer_bytes = n;
+    } else if (arg == "--idle-timeout-ms" && parse_ms(value(), c.tcp.idle_timeout)) {
+    } else if (arg == "--frame-timeout-ms" && parse_ms(value(), c.tcp.frame_timeout)) {
     } else if (arg == "--min-frame-rate" && parse_number(value(), n) && n <= (size_t(1) << 30)) {
-      options.min_frame_rate = n;
-    } else if (arg == "--frame-grace-ms" && parse_ms(value(), options.frame_grace)) {
-    } else if (arg == "--write-timeout-ms" && parse_ms(value(), options.write_timeout)) {
-    } else if (arg == "--shutdown-grace-ms" && parse_ms(value(), options.shutdown_grace)) {
+      c.tcp.min_frame_rate = n;
+    } else if (arg == "--frame-grace-ms" && parse_ms(value(), c.tcp.frame_grace)) {
+    } else if (arg == "--write-timeout-ms" && parse_ms(value(), c.tcp.write_timeout)) {
+    } else if (arg == "--shutdown-grace-ms" && parse_ms(value(), c.tcp.shutdown_grace)) {
     } else if (taken != nullptr) {
       std::fprintf(stderr, "bad value for %s: '%s' (see --help)\n", arg.c_str(), taken);
       return 2;
@@ -245,54 +274,40 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  return -1;
+}
 
+// The codec-1 tables the command line names (or the published model's), loaded into c.tcp.entropy_tables.
+// Returns false (after a message) when they cannot be loaded.
+bool load_tables(Config& c) {
+  using namespace slimcodec;
   // The native backend's default model: the published trained weights of this source tree.
   // With it, its codec-1 tables (the same name with .entropy.safetensors), which the device side uses by default.
-  if (options.backend == "native" && !options.backend_options.count("weights") &&
-      !options.backend_options.count("random_seed")) {
-    options.backend_options["weights"] = SLIMCODEC_SOURCE_DIR "/" SLIMCODEC_TRAINED_WEIGHTS;
-    if (entropy_tables_path.empty()) entropy_tables_path = published_entropy_tables();
+  if (c.tcp.backend == "native" && !c.tcp.backend_options.count("weights") &&
+      !c.tcp.backend_options.count("random_seed")) {
+    c.tcp.backend_options["weights"] = SLIMCODEC_SOURCE_DIR "/" SLIMCODEC_TRAINED_WEIGHTS;
+    if (c.entropy_tables_path.empty()) c.entropy_tables_path = published_entropy_tables();
   }
-  if (entropy_tables_path == "none") entropy_tables_path.clear();
-  if (!entropy_tables_path.empty()) {
-    auto file = weights::SafeTensorsFile::open(entropy_tables_path);
+  if (c.entropy_tables_path == "none") c.entropy_tables_path.clear();
+  if (!c.entropy_tables_path.empty()) {
+    auto file = weights::SafeTensorsFile::open(c.entropy_tables_path);
     auto tables = file ? weights::load_entropy_tables(*file) : Result<entropy::TableSet>(file.error());
     if (!tables) {
-      std::fprintf(stderr, "cannot load entropy tables from %s: %s\n", entropy_tables_path.c_str(),
+      std::fprintf(stderr, "cannot load entropy tables from %s: %s\n", c.entropy_tables_path.c_str(),
                    tables.error().what());
-      return 1;
+      return false;
     }
-    options.entropy_tables = std::make_shared<const entropy::TableSet>(std::move(*tables));
+    c.tcp.entropy_tables = std::make_shared<const entropy::TableSet>(std::move(*tables));
   }
-  const std::string tables_note =
-      options.entropy_tables ? "entropy tables id " + std::to_string(options.entropy_tables->id()) + " (" +
-                                   entropy_tables_path + ")"
+  c.tables_note =
+      c.tcp.entropy_tables ? "entropy tables id " + std::to_string(c.tcp.entropy_tables->id()) + " (" +
+                                   c.entropy_tables_path + ")"
                              : std::string("no entropy tables (codec-1 frames answered entropy_table_mismatch)");
+  return true;
+}
 
-  if (!mqtt_broker.empty()) {
-#ifdef SLIMCODEC_HAVE_MQTT
-    server::MqttServiceOptions mqtt;
-    if (!parse_host_port(mqtt_broker, mqtt.host, mqtt.port))
-      return std::fprintf(stderr, "--mqtt wants HOST:PORT, got %s\n", mqtt_broker.c_str()), 2;
-    if (tcp_only_flag) return std::fprintf(stderr, "--bind, --port and --io-threads are for TCP mode, not --mqtt\n"), 2;
-    mqtt.group = mqtt_group;
-    mqtt.client_id = mqtt_client_id;
-    mqtt.topic_prefix = mqtt_prefix;
-    mqtt.workers = options.workers;
-    mqtt.backend = options.backend;
-    mqtt.backend_options = options.backend_options;
-    mqtt.entropy_tables = options.entropy_tables;
-    mqtt.limits = options.limits;
-    mqtt.max_queued = mqtt_max_queued;
-    mqtt.memory_budget = options.memory_budget;
-    return run_mqtt(std::move(mqtt), tables_note);
-#else
-    (void)mqtt_max_queued;
-    std::fprintf(stderr, "--mqtt: this build has no MQTT support (needs libmosquitto-dev at configure time)\n");
-    return 2;
-#endif
-  }
-
+int run_tcp(const Config& c) {
+  using namespace slimcodec;
 #ifdef __GLIBC__
   // Frame buffers (up to 16 MiB each) go straight to mmap and back to the system when freed. glibc's default
   // threshold rises to the size of each big block freed, after which such buffers come from the heap and stay in
@@ -306,14 +321,14 @@ int main(int argc, char** argv) {
   // One descriptor per connection: raise the soft limit toward the hard one so that max_connections fit (a soft
   // limit of 1024 is common, and so is max_connections). If they still run out, accept() backs off and retries.
   rlimit nofile{};
-  const rlim_t wanted_fds = rlim_t(options.max_connections) + 64;
+  const rlim_t wanted_fds = rlim_t(c.tcp.max_connections) + 64;
   if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < wanted_fds) {
     nofile.rlim_cur = std::min(wanted_fds, nofile.rlim_max);
     setrlimit(RLIMIT_NOFILE, &nofile);
   }
 
   asio::io_context io;
-  auto service = server::TcpService::create(io, options);
+  auto service = server::TcpService::create(io, c.tcp);
   if (!service) {
     std::fprintf(stderr, "cannot start: %s\n", service.error().what());
     return 1;
@@ -323,25 +338,43 @@ int main(int argc, char** argv) {
     if (!ec) (*service)->shutdown();
   });
   (*service)->start();
-  std::printf("listening on %s:%u, backend %s, %zu workers, %zu I/O threads, %s\n", options.bind_address.c_str(),
-              (*service)->port(), options.backend.c_str(), options.workers, io_threads, tables_note.c_str());
+  std::printf("listening on %s:%u, backend %s, %zu workers, %zu I/O threads, %s\n", c.tcp.bind_address.c_str(),
+              (*service)->port(), c.tcp.backend.c_str(), c.tcp.workers, c.io_threads, c.tables_note.c_str());
   std::fflush(stdout);
   std::vector<std::thread> io_runners;
-  for (size_t i = 1; i < io_threads; ++i) io_runners.emplace_back([&io] { io.run(); });
+  for (size_t i = 1; i < c.io_threads; ++i) io_runners.emplace_back([&io] { io.run(); });
   io.run();
   for (auto& t : io_runners) t.join();
   (*service)->stop_workers();  // frames still queued after the grace are dropped, not decoded
   const auto& s = (*service)->stats();
-  std::printf("shutdown: %llu connections, %llu frames received, %llu answered, %llu decode errors, "
-              "%llu overloaded, %llu unanswered, %llu bad streams, %llu cut (%llu timed out), %llu accept errors, "
-              "%llu evicted, %llu too slow, %llu refused before decoding, peak memory %.1f MiB of %.1f MiB\n",
-              (unsigned long long)s.connections_accepted, (unsigned long long)s.frames_received,
-              (unsigned long long)s.frames_answered, (unsigned long long)s.frames_decode_failed,
-              (unsigned long long)s.frames_overloaded, (unsigned long long)s.frames_unanswered,
-              (unsigned long long)s.connections_failed, (unsigned long long)s.connections_cut,
-              (unsigned long long)s.connections_timed_out, (unsigned long long)s.accept_errors,
-              (unsigned long long)s.connections_evicted, (unsigned long long)s.connections_too_slow,
-              (unsigned long long)s.frames_refused, double(s.memory_peak) / (1 << 20),
-              double(options.memory_budget) / (1 << 20));
+  print_summary(s, c.tcp.memory_budget,
+                {{"connections", s.connections_accepted},
+                 {"bad streams", s.connections_failed},
+                 {"cut", s.connections_cut},
+                 {"timed out", s.connections_timed_out},
+                 {"accept errors", s.accept_errors},
+                 {"evicted", s.connections_evicted},
+                 {"too slow", s.connections_too_slow}});
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace slimcodec;
+  server::register_builtin_backends();  // identity, native (server/builtin.hpp)
+#ifdef SLIMCODEC_HAVE_LIBTORCH
+  server::register_libtorch_backend();     // libtorch (server/libtorch.hpp)
+  server::register_detection_backends();  // detect-native, detect-torchscript (server/detection.hpp)
+#endif
+  Config config;
+  if (const int status = parse_args(argc, argv, config); status >= 0) return status;
+  if (!load_tables(config)) return 1;
+  if (config.mqtt_broker.empty()) return run_tcp(config);
+#ifdef SLIMCODEC_HAVE_MQTT
+  return run_mqtt(config);
+#else
+  std::fprintf(stderr, "--mqtt: this build has no MQTT support (needs libmosquitto-dev at configure time)\n");
+  return 2;
+#endif
 }

@@ -50,11 +50,12 @@ inline Result<void> admit_frame(const wire::FrameHeader& h, const uint8_t* paylo
   return {};
 }
 
-// `payload` holds the frame's payload_size bytes (the parser checked its CRC). `tables`: the codec-1 tables, or
-// nullptr when the service has none.
-inline wire::Reply decode_frame_to_reply(DecoderBackend& backend, const wire::FrameHeader& h, const uint8_t* payload,
-                                         size_t payload_size, std::vector<float>& scratch,
-                                         const entropy::TableSet* tables = nullptr) {
+// Decodes a frame admit_frame has accepted (the caller ran it, and charged what the frame's values cost): dequantize
+// its payload into `scratch`, run the backend, describe the result as a Reply. `frame.payload` holds its payload_size
+// bytes (the parser checked the CRC). `tables`: the codec-1 tables, or nullptr when the service has none.
+inline wire::Reply decode_admitted_frame(DecoderBackend& backend, const wire::FrameView& frame,
+                                         std::vector<float>& scratch, const entropy::TableSet* tables = nullptr) {
+  const wire::FrameHeader& h = frame.header;
   wire::Reply reply;
   reply.frame_id = h.frame_id;
   reply.timestamp_us = h.timestamp_us;
@@ -66,15 +67,10 @@ inline wire::Reply decode_frame_to_reply(DecoderBackend& backend, const wire::Fr
       if (v.capacity() * sizeof(float) > kKeepScratchBytes) std::vector<float>().swap(v);
     }
   } release{scratch};
-  if (auto admitted = admit_frame(h, payload, payload_size, tables, backend.accepted()); !admitted) {
-    reply.status = admitted.code();  // before anything is allocated for the frame's values
-    return reply;
-  }
   if (!try_resize(scratch, shape.size())) {
     reply.status = Errc::out_of_memory;
     return reply;
   }
-  const wire::FrameView frame{h, payload, payload_size, wire::frame_size(h)};
   auto n = dequantize_frame(frame, scratch.data(), scratch.size(), tables);
   if (!n) {
     reply.status = n.code();
@@ -100,6 +96,22 @@ inline wire::Reply decode_frame_to_reply(DecoderBackend& backend, const wire::Fr
   reply.detection_count = uint16_t(found.count < wire::kMaxDetections ? found.count : wire::kMaxDetections);
   for (size_t i = 0; i < reply.detection_count; ++i) reply.detections[i] = found.data[i];
   return reply;
+}
+
+// admit_frame, then decode_admitted_frame: for a caller that holds a payload and nothing else (tests, one-off
+// decodes). `payload` holds the frame's payload_size bytes.
+inline wire::Reply decode_frame_to_reply(DecoderBackend& backend, const wire::FrameHeader& h, const uint8_t* payload,
+                                         size_t payload_size, std::vector<float>& scratch,
+                                         const entropy::TableSet* tables = nullptr) {
+  if (auto admitted = admit_frame(h, payload, payload_size, tables, backend.accepted()); !admitted) {
+    wire::Reply reply;  // before anything is allocated for the frame's values
+    reply.frame_id = h.frame_id;
+    reply.timestamp_us = h.timestamp_us;
+    reply.status = admitted.code();
+    return reply;
+  }
+  return decode_admitted_frame(backend, wire::FrameView{h, payload, payload_size, wire::frame_size(h)}, scratch,
+                               tables);
 }
 
 }  // namespace slimcodec::server

@@ -1,23 +1,22 @@
-// The MQTT 5 decode service: one worker of a shared-subscription group (docs/mqtt.md). Decodes each frame message on a
-// WorkerPool (same backends and Reply as TCP) and answers on its Response Topic, Correlation Data echoed. shutdown()
+// The MQTT 5 decode service: one worker of a shared-subscription group (docs/mqtt.md). It moves bytes between the
+// broker and the frame pipeline (pipeline.hpp: admit, charge the memory budget, decode on the worker pool, reply,
+// count; the same path as TCP) and answers on each frame's Response Topic, Correlation Data echoed. shutdown()
 // unsubscribes, answers every message already received, waits for the broker's PUBACKs, then disconnects.
-// Like the TCP service, a frame is admitted (frame_job.hpp: admit_frame) before anything is allocated for it, and its
-// payload copy and dequantized floats are charged to a memory budget (server/memory_budget.hpp) until its reply is
-// out: a frame that does not fit is answered `overloaded`.
+// A frame is admitted before anything is allocated for it; its payload is copied once, out of libmosquitto's
+// message (freed when the callback returns), into a buffer the worker keeps for reuse, charged to the budget with
+// the frame's floats: in a steady stream no payload-sized allocation happens per message.
 #pragma once
 
-#include <slimcodec/server/builtin.hpp>
-#include <slimcodec/server/frame_job.hpp>
-#include <slimcodec/server/memory_budget.hpp>
 #include <slimcodec/mqtt/connection.hpp>
 #include <slimcodec/mqtt/conventions.hpp>
-#include <slimcodec/server/worker_pool.hpp>
+#include <slimcodec/server/pipeline.hpp>
 #include <slimcodec/wire/parser.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -53,21 +52,18 @@ struct MqttServiceOptions {
   std::chrono::milliseconds shutdown_grace{10000};  // then stop waiting for decodes and PUBACKs
 };
 
-struct MqttServiceStats {
+// The pipeline's counts (FrameStats: frames received, i.e. valid frames taken for decoding; answered, i.e. replies
+// published; decode failed; overloaded; refused; unanswered, i.e. decoded after the grace ran out; memory peak) and
+// the MQTT side's own.
+struct MqttServiceStats : FrameStats {
   std::atomic<uint64_t> messages_received{0};  // every message the broker delivered
-  std::atomic<uint64_t> frames_received{0};    // valid frames taken for decoding
-  std::atomic<uint64_t> frames_answered{0};    // replies to those published (status ok or a decode error)
-  std::atomic<uint64_t> frames_decode_failed{0};  // includes the frames refused before decoding
-  std::atomic<uint64_t> frames_refused{0};     // refused before decoding (admit_frame: tables, backend's shapes)
-  std::atomic<uint64_t> frames_overloaded{0};  // answered `overloaded`: over the memory budget
-  std::atomic<uint64_t> memory_peak{0};        // most bytes charged to the budget (by anyone sharing it)
-  std::atomic<uint64_t> frames_unanswered{0};      // decoded after the grace ran out: no connection to reply on
   std::atomic<uint64_t> bad_messages{0};           // not exactly one valid frame
   std::atomic<uint64_t> bad_messages_answered{0};  // ...of which answered with an error reply
   std::atomic<uint64_t> messages_dropped{0};       // no usable Response Topic: nobody to answer, not decoded
   std::atomic<uint64_t> messages_dropped_closing{0};  // arrived after shutdown stopped taking messages
   std::atomic<uint64_t> replies_acked{0};             // replies the broker acknowledged (PUBACK)
   std::atomic<uint64_t> replies_failed{0};  // refused by libmosquitto, or PUBACK with an error reason code
+  std::atomic<uint64_t> payload_allocations{0};  // payload buffers allocated (the others reused a kept one)
 };
 
 class MqttDecodeService {
@@ -78,14 +74,14 @@ class MqttDecodeService {
     if (!mqtt::mqtt_valid_prefix(options.topic_prefix)) return Error{Errc::invalid_argument, "bad MQTT topic prefix"};
     if (options.max_queued == 0) return Error{Errc::invalid_argument, "max_queued must be at least 1"};
     if (options.client_id.empty()) options.client_id = mqtt::mqtt_unique_client_id("decoder");
-    if (!options.budget &&
-        !try_allocate([&] { options.budget = std::make_shared<MemoryBudget>(options.memory_budget); }))
-      return Error{Errc::out_of_memory, "memory budget"};
-    BackendRegistry& registry = options.registry ? *options.registry : BackendRegistry::global();
-    register_builtin_backends(registry);
-    auto pool = WorkerPool::create(options.workers, options.backend, options.backend_options, registry);
-    if (!pool) return pool.error();
-    std::unique_ptr<MqttDecodeService> svc(new MqttDecodeService(std::move(options), std::move(*pool)));
+    PipelineOptions pipeline{options.workers,       options.backend,       options.backend_options, options.registry,
+                             options.entropy_tables, options.memory_budget, options.budget};
+    std::unique_ptr<MqttDecodeService> svc;
+    if (!try_allocate([&] { svc.reset(new MqttDecodeService(std::move(options))); }))
+      return Error{Errc::out_of_memory, "MQTT service"};
+    auto created = FramePipeline::create(std::move(pipeline), svc->stats_);
+    if (!created) return created.error();
+    svc->pipeline_ = std::move(*created);
 
     mqtt::MqttConnectOptions connect;
     connect.host = svc->options_.host;
@@ -122,25 +118,37 @@ class MqttDecodeService {
   bool connected() const { return connection_ && connection_->connected(); }
   MqttServiceStats& stats() { return stats_; }
   const MqttServiceStats& stats() const { return stats_; }
-  MemoryBudget& budget() { return *options_.budget; }
+  MemoryBudget& budget() { return pipeline_->budget(); }
 
  private:
-  struct Job {
-    wire::FrameHeader header;
-    std::vector<uint8_t> payload;
+  // A frame taken for decoding: where its reply goes. Kept for the next frame (its strings keep their memory).
+  struct Slot {
     std::string reply_topic;
     std::optional<std::vector<uint8_t>> correlation;
   };
 
-  MqttDecodeService(MqttServiceOptions options, std::unique_ptr<WorkerPool> pool)
-      : options_(std::move(options)),
-        filter_(mqtt::mqtt_shared_frame_filter(options_.group, options_.topic_prefix)),
-        pool_(std::move(pool)) {}
+  // Spare payload buffers, in bytes, kept for the next frames (charged to the budget while kept), and the largest
+  // buffer kept: a larger one is freed after its frame.
+  static constexpr size_t kKeepSpareBytes = size_t(4) << 20;
+  static constexpr size_t kKeepBufferBytes = size_t(1) << 20;
+
+  explicit MqttDecodeService(MqttServiceOptions options)
+      : options_(std::move(options)), filter_(mqtt::mqtt_shared_frame_filter(options_.group, options_.topic_prefix)) {}
+
+  // Where the pipeline hands a decoded frame's reply (a decode thread): published on the frame's Response Topic.
+  struct ReplySink {
+    MqttDecodeService* service;
+    Slot* slot;
+    bool cancelled() const { return false; }  // a message taken is always answered (or counted unanswered)
+    void operator()(const wire::ReplyBytes* reply, wire::FrameBuffer buffer) {
+      service->finish(*slot, *reply, std::move(buffer));
+    }
+  };
 
   // Network thread. libmosquitto has already queued the PUBACK: from here on, this worker alone owns the frame.
   void on_message(const mqtt::MqttMessage& m) {
     ++stats_.messages_received;
-    auto frame = wire::parse_frame(m.payload, m.size, options_.limits);
+    auto frame = wire::parse_frame(m.payload, m.size, options_.limits);  // a view into m.payload, no copy
     Errc status = frame.code();
     if (frame && frame->frame_size != m.size) status = Errc::length_mismatch;  // one whole frame per message
     if (status != Errc::ok) ++stats_.bad_messages;
@@ -158,106 +166,134 @@ class MqttDecodeService {
       if (closing_) return void(++stats_.messages_dropped_closing);
       ++unacked_;
       lock.unlock();
-      wire::Reply reply;
-      reply.status = status;
       // The frame id from the header is out of reach; ours is in the correlation data when the device follows
       // docs/mqtt.md, so the device can still match the error to its frame.
+      uint32_t frame_id = 0;
       if (correlation)
-        reply.frame_id = mqtt::mqtt_frame_id_from_correlation(correlation->data(), correlation->size()).value_or(0);
-      if (publish_reply(*reply_topic, correlation, reply)) ++stats_.bad_messages_answered;
+        frame_id = mqtt::mqtt_frame_id_from_correlation(correlation->data(), correlation->size()).value_or(0);
+      if (publish_reply(*reply_topic, correlation, FramePipeline::stream_error(status, frame_id)))
+        ++stats_.bad_messages_answered;
       return;
     }
     changed_.wait(lock, [&] { return queued_ < options_.max_queued || closing_; });
     if (closing_) return void(++stats_.messages_dropped_closing);
     ++queued_;
+    Slot* slot = take_slot();
+    wire::FrameBuffer buffer = take_spare(frame->payload_size);
     lock.unlock();
-    ++stats_.frames_received;
 
-    // Admitted, then charged, before anything is allocated for the frame: the payload's copy and its floats.
+    // Admitted, then charged (its floats, and a payload buffer when no kept one fits), before anything is allocated.
     const wire::FrameHeader header = frame->header;
-    Errc refused = Errc::ok;
-    const size_t cost = header.payload_size + size_t(frame_float_bytes(header));
-    if (auto admitted = admit_frame(header, frame->payload, frame->payload_size, options_.entropy_tables.get(),
-                                    pool_->accepted());
-        !admitted) {
-      refused = admitted.code();
-      ++stats_.frames_refused;
-      ++stats_.frames_decode_failed;
-    } else if (!options_.budget->charge(cost)) {
-      refused = Errc::overloaded;
-      ++stats_.frames_overloaded;
-    } else {
-      note_peak();
+    const size_t new_buffer = buffer.data ? 0 : frame->payload_size;
+    Admission admitted = pipeline_->admit(*frame, new_buffer);
+    if (admitted && slot == nullptr) {
+      pipeline_->release(admitted.floats + new_buffer);
+      pipeline_->count_failed();
+      admitted.status = Errc::out_of_memory;
     }
-    std::shared_ptr<Job> job;
-    if (refused == Errc::ok &&
-        !try_allocate([&] {
-          job = std::make_shared<Job>();
-          job->payload.assign(frame->payload, frame->payload + frame->payload_size);
-          job->reply_topic = *reply_topic;
-          job->correlation = correlation;
-        })) {
-      options_.budget->release(cost);
-      refused = Errc::out_of_memory;
-      ++stats_.frames_decode_failed;
+    if (admitted && !buffer.data) {
+      if (try_allocate([&] { buffer.data.reset(new uint8_t[new_buffer > 0 ? new_buffer : 1]); })) {
+        buffer.capacity = new_buffer;
+        ++stats_.payload_allocations;
+      } else {
+        pipeline_->release(admitted.floats + new_buffer);
+        pipeline_->count_failed();
+        admitted.status = Errc::out_of_memory;
+      }
     }
-    if (refused != Errc::ok) {  // answered here, without decoding
-      wire::Reply reply;
-      reply.status = refused;
-      reply.frame_id = header.frame_id;
-      reply.timestamp_us = header.timestamp_us;
+    if (!admitted) {  // answered here, without decoding
       bool send;
       {
         std::lock_guard<std::mutex> guard(mutex_);
+        keep_spare(std::move(buffer));
+        if (slot) free_slots_.push_back(slot);  // reserved: cannot fail
         --queued_;
         send = !closing_;
         if (send) ++unacked_;
       }
       changed_.notify_all();
-      if (!send)
-        ++stats_.frames_unanswered;
-      else if (publish_reply(*reply_topic, correlation, reply))
-        ++stats_.frames_answered;
+      const wire::ReplyBytes refusal = FramePipeline::refusal(header, admitted.status);
+      pipeline_->count_reply(send && publish_reply(*reply_topic, correlation, refusal));
       return;
     }
-    job->header = header;
-    const bool queued = pool_->submit([this, job, cost](DecoderBackend& backend, std::vector<float>& scratch) {
-      const wire::Reply reply = decode_frame_to_reply(backend, job->header, job->payload.data(), job->payload.size(),
-                                                      scratch, options_.entropy_tables.get());
-      options_.budget->release(cost);
-      if (reply.status != Errc::ok) ++stats_.frames_decode_failed;
-      bool send;
+    if (frame->payload_size > 0) std::memcpy(buffer.data.get(), frame->payload, frame->payload_size);  // the one copy
+    slot->reply_topic = std::move(*reply_topic);
+    slot->correlation = std::move(correlation);
+    const size_t held = buffer.capacity;
+    if (!pipeline_->submit(header, admitted, std::move(buffer), TaskOrder{0, heavy_frame(header)},
+                           ReplySink{this, slot})) {
+      // Out of memory, or stopping: the frame goes unanswered (the device's timeout covers it).
+      pipeline_->release(held);
+      pipeline_->count_reply(false);
       {
         std::lock_guard<std::mutex> guard(mutex_);
-        send = !closing_;  // only after the grace ran out while this frame waited
-        if (send) ++unacked_;
-      }
-      if (!send)
-        ++stats_.frames_unanswered;
-      else if (publish_reply(job->reply_topic, job->correlation, reply))
-        ++stats_.frames_answered;
-      {
-        std::lock_guard<std::mutex> guard(mutex_);
-        --queued_;
-      }
-      changed_.notify_all();
-    }, TaskOrder{0, heavy_frame(job->header)});
-    if (!queued) {  // out of memory, or stopping: the frame goes unanswered (the device's timeout covers it)
-      options_.budget->release(cost);
-      ++stats_.frames_unanswered;
-      {
-        std::lock_guard<std::mutex> guard(mutex_);
+        free_slots_.push_back(slot);
         --queued_;
       }
       changed_.notify_all();
     }
   }
 
-  void note_peak() {
-    const uint64_t used = options_.budget->used();
-    uint64_t peak = stats_.memory_peak.load(std::memory_order_relaxed);
-    while (used > peak && !stats_.memory_peak.compare_exchange_weak(peak, used)) {
+  // A decode thread: publishes the reply, then gives the slot and the buffer back for the next frames.
+  void finish(Slot& slot, const wire::ReplyBytes& reply, wire::FrameBuffer buffer) {
+    bool send;
+    {
+      std::lock_guard<std::mutex> guard(mutex_);
+      send = !closing_;  // only after the grace ran out while this frame waited
+      if (send) ++unacked_;
     }
+    if (!send)
+      pipeline_->count_reply(false);
+    else
+      pipeline_->count_reply(publish_reply(slot.reply_topic, slot.correlation, reply));
+    {
+      std::lock_guard<std::mutex> guard(mutex_);
+      keep_spare(std::move(buffer));
+      free_slots_.push_back(&slot);
+      --queued_;
+    }
+    changed_.notify_all();
+  }
+
+  // Under mutex_. A slot for a frame taken (at most max_queued exist); nullptr when memory for one ran out.
+  Slot* take_slot() {
+    if (free_slots_.empty()) {
+      bool made = try_allocate([&] {
+        slots_.reserve(options_.max_queued);
+        free_slots_.reserve(options_.max_queued);
+        slots_.push_back(std::make_unique<Slot>());
+      });
+      if (!made) return nullptr;
+      return slots_.back().get();
+    }
+    Slot* s = free_slots_.back();
+    free_slots_.pop_back();
+    return s;
+  }
+
+  // Under mutex_. A kept buffer that holds `size` bytes (its charge moves to the frame), or none.
+  wire::FrameBuffer take_spare(size_t size) {
+    for (size_t i = 0; i < spares_.size(); ++i) {
+      if (spares_[i].capacity < size) continue;
+      wire::FrameBuffer out = std::move(spares_[i]);
+      spares_[i] = std::move(spares_.back());
+      spares_.pop_back();
+      spares_charged_ -= out.capacity;
+      return out;
+    }
+    return {};
+  }
+
+  // Under mutex_. Keeps a frame's buffer for the next frames, or frees it (and releases its charge).
+  void keep_spare(wire::FrameBuffer buffer) {
+    if (!buffer.data) return;
+    const size_t n = buffer.capacity;
+    if (closing_ || n > kKeepBufferBytes || spares_charged_ + n > kKeepSpareBytes ||
+        !try_allocate([&] { spares_.push_back(std::move(buffer)); })) {
+      pipeline_->release(n);  // freed with `buffer`
+      return;
+    }
+    spares_charged_ += n;
   }
 
   void note_message() {
@@ -267,8 +303,7 @@ class MqttDecodeService {
 
   // The caller has counted the reply in unacked_ already, so shutdown cannot see "idle" while it is on its way.
   bool publish_reply(const std::string& topic, const std::optional<std::vector<uint8_t>>& correlation,
-                     const wire::Reply& reply) {
-    const wire::ReplyBytes bytes = wire::write_reply(reply);
+                     const wire::ReplyBytes& bytes) {
     mosquitto_property* raw = nullptr;
     if (correlation)
       mosquitto_property_add_binary(&raw, MQTT_PROP_CORRELATION_DATA, correlation->data(),
@@ -303,7 +338,11 @@ class MqttDecodeService {
     stop_taking_messages();
     changed_.notify_all();  // a network thread waiting for room gives up
     if (connection_) connection_->close();
-    stats_.frames_unanswered += pool_->stop();  // queued past the grace: dropped
+    if (pipeline_) pipeline_->stop();  // queued past the grace: dropped (counted unanswered)
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (pipeline_) pipeline_->release(spares_charged_);  // the kept buffers go back to the budget
+    spares_.clear();
+    spares_charged_ = 0;
   }
 
   // Waits until nothing is queued or unacknowledged and no message came for shutdown_quiet (or shutdown_grace is
@@ -324,10 +363,14 @@ class MqttDecodeService {
 
   MqttServiceOptions options_;
   std::string filter_;
-  std::unique_ptr<WorkerPool> pool_;
+  MqttServiceStats stats_;  // before pipeline_, which counts into it until it is gone
+  std::unique_ptr<FramePipeline> pipeline_;
+  std::vector<std::unique_ptr<Slot>> slots_;  // under mutex_, like the three below
+  std::vector<Slot*> free_slots_;
+  std::vector<wire::FrameBuffer> spares_;
+  size_t spares_charged_ = 0;
   std::unique_ptr<mqtt::MqttConnection> connection_;
   bool subscribed_ = false;
-  MqttServiceStats stats_;
   std::once_flag shutdown_once_;
   std::mutex mutex_;
   std::condition_variable changed_;  // queued_, unacked_ or closing_ changed
