@@ -1,14 +1,12 @@
 // The accuracy table: expected task accuracy per (s, b) from a small JSON file (format in docs/adaptive.md,
 // "Accuracy table"), written by the training pipeline or, until it has run, docs/accuracy-paper.json. Read with the
-// project's JSON reader (weights/json_reader.hpp) plus a number reader, since accuracies are fractional.
+// project's JSON reader (weights/json_reader.hpp), numbers in full JSON syntax since accuracies are fractional.
 #pragma once
 
 #include <slimcodec/device/controller.hpp>
 #include <slimcodec/io/file.hpp>
 #include <slimcodec/weights/json_reader.hpp>
 
-#include <charconv>
-#include <cmath>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,82 +41,6 @@ struct AccuracyTable {
 
 namespace detail {
 
-// ------------------------------ JSON values JsonReader leaves out
-// A JSON number (-?(0|[1-9]d*)(.d+)?([eE][+-]?d+)?) at the reader's position, as a double. `text` is the text the
-// reader was built on; the reader is advanced through consume() one character at a time.
-inline Result<double> read_json_number(weights::JsonReader& r, std::string_view text) {
-  r.skip_whitespace();
-  size_t i = r.position();
-  const size_t begin = i;
-  auto digits = [&] {
-    const size_t from = i;
-    while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
-    return i - from;
-  };
-  if (i < text.size() && text[i] == '-') ++i;
-  const size_t int_start = i;
-  const size_t int_digits = digits();
-  if (int_digits == 0) return Error{Errc::format_invalid, "accuracy JSON: expected a number"};
-  if (text[int_start] == '0' && int_digits > 1) return Error{Errc::format_invalid, "accuracy JSON: number with a leading zero"};
-  if (i < text.size() && text[i] == '.') {
-    ++i;
-    if (digits() == 0) return Error{Errc::format_invalid, "accuracy JSON: digits must follow '.'"};
-  }
-  if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
-    ++i;
-    if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
-    if (digits() == 0) return Error{Errc::format_invalid, "accuracy JSON: digits must follow the exponent"};
-  }
-  double v = 0;
-  const auto res = std::from_chars(text.data() + begin, text.data() + i, v, std::chars_format::general);
-  if (res.ec != std::errc() || res.ptr != text.data() + i || !std::isfinite(v))
-    return Error{Errc::format_invalid, "accuracy JSON: number out of range"};
-  for (size_t k = begin; k < i; ++k) r.consume(text[k]);
-  return v;
-}
-
-inline Result<void> read_literal(weights::JsonReader& r, std::string_view word) {
-  for (char c : word)
-    if (!r.consume(c)) return Error{Errc::format_invalid, "accuracy JSON: unexpected token"};
-  return {};
-}
-
-// Skips any JSON value, numbers and true/false/null included (JsonReader::skip_value knows integers only).
-inline Result<void> skip_json_value(weights::JsonReader& r, std::string_view text, int depth) {
-  if (depth >= weights::kMaxJsonDepth) return Error{Errc::format_invalid, "accuracy JSON: nesting too deep"};
-  const char c = r.peek();
-  if (c == '"') {
-    auto s = r.read_string();
-    if (!s) return s.error();
-    return {};
-  }
-  if (c == '-' || (c >= '0' && c <= '9')) {
-    auto v = read_json_number(r, text);
-    if (!v) return v.error();
-    return {};
-  }
-  if (c == 't') return read_literal(r, "true");
-  if (c == 'f') return read_literal(r, "false");
-  if (c == 'n') return read_literal(r, "null");
-  if (c == '[' || c == '{') {
-    const bool object = c == '{';
-    r.consume(c);
-    if (r.consume(object ? '}' : ']')) return {};
-    for (;;) {
-      if (object) {
-        auto key = r.read_string();
-        if (!key) return key.error();
-        if (auto ok = r.expect(':', "accuracy JSON: expected ':'"); !ok) return ok;
-      }
-      if (auto ok = skip_json_value(r, text, depth + 1); !ok) return ok;
-      if (r.consume(',')) continue;
-      if (r.consume(object ? '}' : ']')) return {};
-      return Error{Errc::format_invalid, "accuracy JSON: expected ',' or a closing bracket"};
-    }
-  }
-  return Error{Errc::format_invalid, "accuracy JSON: unexpected end or token"};
-}
-
 // Calls on_member(key) for each member of the object at the reader; on_member must consume the value.
 template <class OnMember>
 Result<void> read_object(weights::JsonReader& r, OnMember&& on_member) {
@@ -135,15 +57,15 @@ Result<void> read_object(weights::JsonReader& r, OnMember&& on_member) {
   }
 }
 
-inline Result<void> read_accuracy_value(weights::JsonReader& r, std::string_view text, double& out) {
-  auto v = read_json_number(r, text);
+inline Result<void> read_accuracy_value(weights::JsonReader& r, double& out) {
+  auto v = r.read_number();
   if (!v) return v.error();
   if (*v < 0) return Error{Errc::format_invalid, "accuracy JSON: negative accuracy, bytes or time"};
   out = *v;
   return {};
 }
 
-inline Result<AccuracyEntry> read_configuration(weights::JsonReader& r, std::string_view text) {
+inline Result<AccuracyEntry> read_configuration(weights::JsonReader& r) {
   AccuracyEntry e;
   bool has_s = false, has_b = false, has_accuracy = false;
   auto ok = read_object(r, [&](const std::string& key) -> Result<void> {
@@ -163,9 +85,9 @@ inline Result<AccuracyEntry> read_configuration(weights::JsonReader& r, std::str
     if (key == "accuracy") {
       if (has_accuracy) return Error{Errc::format_invalid, "accuracy JSON: repeated member"};
       has_accuracy = true;
-      return read_accuracy_value(r, text, e.accuracy);
+      return read_accuracy_value(r, e.accuracy);
     }
-    return skip_json_value(r, text, 2);  // other members (notes, measured bytes...) are allowed
+    return r.skip_value(2, weights::JsonReader::Scalars::any);  // other members (notes, measured bytes...) are allowed
   });
   if (!ok) return ok.error();
   if (!has_s || !has_b || !has_accuracy)
@@ -173,18 +95,18 @@ inline Result<AccuracyEntry> read_configuration(weights::JsonReader& r, std::str
   return e;
 }
 
-inline Result<void> read_alternative(weights::JsonReader& r, std::string_view text, AccuracyAlternative& a) {
-  if (r.peek() == 'n') return read_literal(r, "null");  // explicitly absent
+inline Result<void> read_alternative(weights::JsonReader& r, AccuracyAlternative& a) {
+  if (r.peek() == 'n') return r.read_literal("null");  // explicitly absent
   bool has_accuracy = false;
   auto ok = read_object(r, [&](const std::string& key) -> Result<void> {
     if (key == "accuracy") {
       has_accuracy = true;
-      return read_accuracy_value(r, text, a.accuracy);
+      return read_accuracy_value(r, a.accuracy);
     }
-    if (key == "bytes") return read_accuracy_value(r, text, a.bytes);
-    if (key == "device_ms") return read_accuracy_value(r, text, a.device_ms);
-    if (key == "server_ms") return read_accuracy_value(r, text, a.server_ms);
-    return skip_json_value(r, text, 2);
+    if (key == "bytes") return read_accuracy_value(r, a.bytes);
+    if (key == "device_ms") return read_accuracy_value(r, a.device_ms);
+    if (key == "server_ms") return read_accuracy_value(r, a.server_ms);
+    return r.skip_value(2, weights::JsonReader::Scalars::any);
   });
   if (!ok) return ok;
   if (!has_accuracy) return Error{Errc::format_invalid, "accuracy JSON: an alternative needs an accuracy"};
@@ -214,7 +136,7 @@ inline Result<AccuracyTable> parse_accuracy_table(std::string_view text) {
       if (auto e = r.expect('[', "accuracy JSON: configurations must be an array"); !e) return e;
       if (r.consume(']')) return {};
       for (;;) {
-        auto c = detail::read_configuration(r, text);
+        auto c = detail::read_configuration(r);
         if (!c) return c.error();
         if (t.find(c->s, c->b)) return Error{Errc::format_invalid, "accuracy JSON: a configuration is listed twice"};
         t.configurations.push_back(*c);
@@ -223,9 +145,9 @@ inline Result<AccuracyTable> parse_accuracy_table(std::string_view text) {
         return Error{Errc::format_invalid, "accuracy JSON: expected ',' or ']'"};
       }
     }
-    if (key == "full_offload") return detail::read_alternative(r, text, t.full_offload);
-    if (key == "local_only") return detail::read_alternative(r, text, t.local_only);
-    return detail::skip_json_value(r, text, 1);
+    if (key == "full_offload") return detail::read_alternative(r, t.full_offload);
+    if (key == "local_only") return detail::read_alternative(r, t.local_only);
+    return r.skip_value(1, weights::JsonReader::Scalars::any);
   });
   if (!ok) return ok.error();
   if (!r.at_end()) return Error{Errc::format_invalid, "accuracy JSON: text after the object"};

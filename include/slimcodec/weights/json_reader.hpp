@@ -1,13 +1,17 @@
 // A minimal pull-style JSON reader for safetensors headers: objects, arrays, strings (all escapes) and integers.
-// Anything else (floats, true/false/null, bad UTF-8, nesting deeper than kMaxJsonDepth) is a clean error.
+// Anything else (floats, true/false/null, bad UTF-8, nesting deeper than kMaxJsonDepth) is a clean error there.
+// Other JSON files (device/accuracy_table.hpp) also read numbers in full and the literals, and skip any value.
 #pragma once
 
 #include <slimcodec/common/result.hpp>
 
+#include <charconv>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 namespace slimcodec::weights {
 
@@ -154,8 +158,51 @@ class JsonReader {
     return negative ? -static_cast<int64_t>(v) : static_cast<int64_t>(v);
   }
 
-  // Skips one value of a supported kind; depth counts the containers already open around it.
-  Result<void> skip_value(int depth) {
+  // A number token in full JSON syntax (-?(0|[1-9]d*)(.d+)?([eE][+-]?d+)?) as a finite double.
+  Result<double> read_number() {
+    skip_whitespace();
+    const size_t begin = pos_;
+    size_t i = pos_;
+    auto digits = [&] {
+      const size_t from = i;
+      while (i < text_.size() && is_digit(text_[i])) ++i;
+      return i - from;
+    };
+    if (i < text_.size() && text_[i] == '-') ++i;
+    const size_t int_start = i;
+    const size_t int_digits = digits();
+    if (int_digits == 0) return Error{Errc::format_invalid, "JSON: expected a number"};
+    if (text_[int_start] == '0' && int_digits > 1) return Error{Errc::format_invalid, "JSON: number with a leading zero"};
+    if (i < text_.size() && text_[i] == '.') {
+      ++i;
+      if (digits() == 0) return Error{Errc::format_invalid, "JSON: digits must follow '.'"};
+    }
+    if (i < text_.size() && (text_[i] == 'e' || text_[i] == 'E')) {
+      ++i;
+      if (i < text_.size() && (text_[i] == '+' || text_[i] == '-')) ++i;
+      if (digits() == 0) return Error{Errc::format_invalid, "JSON: digits must follow the exponent"};
+    }
+    double v = 0;
+    const auto res = std::from_chars(text_.data() + begin, text_.data() + i, v, std::chars_format::general);
+    if (res.ec != std::errc() || res.ptr != text_.data() + i || !std::isfinite(v))
+      return Error{Errc::format_invalid, "JSON: number out of range"};
+    pos_ = i;
+    return v;
+  }
+
+  // The literal `word` (true, false or null).
+  Result<void> read_literal(std::string_view word) {
+    skip_whitespace();
+    if (text_.substr(pos_, word.size()) != word) return Error{Errc::format_invalid, "JSON: unexpected token"};
+    pos_ += word.size();
+    return {};
+  }
+
+  // The scalars skip_value accepts: a safetensors header's (strings and integers), or any JSON scalar.
+  enum class Scalars : uint8_t { safetensors, any };
+
+  // Skips one value; depth counts the containers already open around it.
+  Result<void> skip_value(int depth, Scalars scalars = Scalars::safetensors) {
     if (depth >= kMaxJsonDepth) return Error{Errc::format_invalid, "header JSON: nesting too deep"};
     const char c = peek();
     if (c == '"') {
@@ -164,9 +211,19 @@ class JsonReader {
       return {};
     }
     if (c == '-' || is_digit(c)) {
+      if (scalars == Scalars::any) {
+        auto v = read_number();
+        if (!v) return v.error();
+        return {};
+      }
       auto v = read_int();
       if (!v) return v.error();
       return {};
+    }
+    if (scalars == Scalars::any) {
+      if (c == 't') return read_literal("true");
+      if (c == 'f') return read_literal("false");
+      if (c == 'n') return read_literal("null");
     }
     if (c == '[' || c == '{') {
       const bool object = c == '{';
@@ -178,13 +235,14 @@ class JsonReader {
           if (!key) return key.error();
           if (!consume(':')) return Error{Errc::format_invalid, "header JSON: expected ':'"};
         }
-        if (auto r = skip_value(depth + 1); !r) return r;
+        if (auto r = skip_value(depth + 1, scalars); !r) return r;
         if (consume(',')) continue;
         if (consume(object ? '}' : ']')) return {};
         return Error{Errc::format_invalid, "header JSON: expected ',' or a closing bracket"};
       }
     }
     if (c == '\0' && pos_ >= text_.size()) return Error{Errc::format_invalid, "header JSON: unexpected end"};
+    if (scalars == Scalars::any) return Error{Errc::format_invalid, "JSON: unexpected token"};
     return Error{Errc::format_invalid, "header JSON: unsupported value (only objects, arrays, strings, integers)"};
   }
 
