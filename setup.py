@@ -20,7 +20,7 @@ elif platform.machine() in ("x86_64", "AMD64"):
 ext = Pybind11Extension(
     "slimcodec._slimcodec",
     ["python/src/slimcodec_module.cpp"],
-    include_dirs=["include"],
+    include_dirs=["include", "tools"],  # tools/support: the safetensors writer (table export)
     cxx_std=17,
     extra_compile_args=flags,
 )

@@ -8,6 +8,7 @@
 
 #include "slimcodec/wire/wire.hpp"
 
+using namespace slimcodec;
 using namespace slimcodec::wire;
 
 namespace {

@@ -75,9 +75,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The rest is the payload; give it the right table id and hash half of the time.
   std::vector<uint8_t> payload(in.p, in.p + in.n);
   if (payload.size() >= kPayloadHeaderSize && (payload[1] & 1)) {
-    wire::store_le16(payload.data(), tables->id());
-    wire::store_le16(payload.data() + 2, 0);
-    wire::store_le32(payload.data() + 4, tables->hash());
+    slimcodec::store_le16(payload.data(), tables->id());
+    slimcodec::store_le16(payload.data() + 2, 0);
+    slimcodec::store_le32(payload.data() + 4, tables->hash());
   }
   const size_t n = channels * plane;
   std::unique_ptr<uint8_t[]> heap_payload(new uint8_t[payload.size() + 1]);  // exact size for ASan

@@ -49,7 +49,7 @@ inline Result<size_t> encode_frame(const float* chw, const EncodeParams& p, uint
   wire::FrameHeader h = codec0_header(p);
   if (auto ok = wire::validate(h); !ok) return ok.error();
   if (out == nullptr || capacity < wire::frame_size(h)) return Errc::buffer_too_small;
-  const size_t n = size_t(h.channels) * h.height * h.width;
+  const size_t n = size_t(wire::frame_values(h));
   auto packed = quant::quantize_pack(chw, n, h.bits, p.bounds, out + wire::kHeaderSize, h.payload_size);
   if (!packed) return packed.error();
   return wire::seal_frame(h, out, capacity);
@@ -72,25 +72,27 @@ inline Result<size_t> encode_frame(const float* chw, const EncodeParams& p, uint
     return encode_frame(chw, p, out, capacity);
   wire::FrameHeader h = codec0_header(p);
   if (auto ok = wire::validate(h); !ok) return ok.error();
-  const size_t n = size_t(h.channels) * h.height * h.width;
+  const size_t n = size_t(wire::frame_values(h));
   if (ec.scratch == nullptr || ec.scratch_size < n) return Error{Errc::buffer_too_small, "entropy scratch < C*H*W"};
   if (chw == nullptr) return Error{Errc::invalid_argument, "null tensor"};
   if (out == nullptr || capacity < wire::frame_size(h)) return Errc::buffer_too_small;
-  const quant::QuantParams qp = quant::make_params(h.bits, p.bounds);
-  for (size_t i = 0; i < n; ++i) ec.scratch[i] = uint8_t(quant::ref::quantize_value(chw[i], qp));
+  // The tensor is quantized once: the codes are entropy-coded, or bit-packed as codec 0 when that is not smaller.
+  if (auto codes = quant::quantize_codes(chw, n, h.bits, p.bounds, ec.scratch, ec.scratch_size); !codes)
+    return codes.error();
   // Codec 1 only when strictly smaller than codec 0: the coder gets one byte less than the raw payload.
   auto coded = entropy::encode_payload(ec.scratch, h.channels, size_t(h.height) * h.width, h.bits, *ec.tables,
                                        out + wire::kHeaderSize, size_t(h.payload_size) - 1);
   // A payload too short for its value count (the spec's cap: C*H*W <= 256 * payload_size) is not a valid codec-1
   // frame: such a tensor (nearly constant) goes as codec 0.
-  if (coded && n > wire::kRansMaxValuesPerByte * *coded) return encode_frame(chw, p, out, capacity);
-  if (coded) {
+  if (coded && n <= wire::kRansMaxValuesPerByte * *coded) {
     h.codec = wire::Codec::rans;
     h.payload_size = uint32_t(*coded);
     return wire::seal_frame(h, out, capacity);
   }
-  if (coded.code() != Errc::buffer_too_small) return coded.error();
-  return encode_frame(chw, p, out, capacity);
+  if (!coded && coded.code() != Errc::buffer_too_small) return coded.error();
+  auto packed = quant::pack_codes(ec.scratch, n, h.bits, out + wire::kHeaderSize, h.payload_size);
+  if (!packed) return packed.error();
+  return wire::seal_frame(h, out, capacity);
 }
 
 // Dequantizes a parsed frame's payload into `out` (C*H*W floats, CHW). Codec-1 frames need the tables the
@@ -99,12 +101,12 @@ inline Result<size_t> encode_frame(const float* chw, const EncodeParams& p, uint
 inline Result<size_t> dequantize_frame(const wire::FrameView& f, float* out, size_t capacity,
                                        const entropy::TableSet* tables) {
   const wire::FrameHeader& h = f.header;
-  const size_t n = size_t(h.channels) * h.height * h.width;
+  const size_t n = size_t(wire::frame_values(h));
   if (h.codec != wire::Codec::rans)
     return quant::unpack_dequantize(f.payload, h.payload_size, n, h.bits, quant::Bounds{h.lo, h.hi}, out, capacity);
   if (tables == nullptr) return Error{Errc::entropy_table_mismatch, "codec-1 frame and no entropy tables"};
   // 64-bit count: on a 32-bit host C*H*W of a hostile header can exceed SIZE_MAX.
-  if (out == nullptr || uint64_t{h.channels} * h.height * h.width > capacity) return Errc::buffer_too_small;
+  if (out == nullptr || wire::frame_values(h) > capacity) return Errc::buffer_too_small;
   const quant::Bounds bounds{h.lo, h.hi};
   if (!quant::bounds_valid(bounds)) return Errc::bounds_invalid;
   uint8_t* codes = reinterpret_cast<uint8_t*>(out) + 3 * n;  // float i overwrites code j only for j <= i

@@ -4,7 +4,7 @@
 #include <slimcodec/codec.hpp>
 #include <slimcodec/common/result.hpp>
 #include <slimcodec/quant/quant.hpp>
-#include <slimcodec/wire/crc32c.hpp>
+#include <slimcodec/common/crc32c.hpp>
 #include <slimcodec/wire/frame.hpp>
 #include <slimcodec/wire/parser.hpp>
 #include <slimcodec/wire/writer.hpp>

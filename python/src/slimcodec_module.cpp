@@ -14,7 +14,7 @@
 #include <slimcodec/quant/bound_rules.hpp>
 #include <slimcodec/weights/entropy_tables.hpp>
 #include <slimcodec/weights/safetensors.hpp>
-#include <slimcodec/weights/safetensors_writer.hpp>
+#include <support/safetensors_writer.hpp>
 #include <slimcodec/wire/reply.hpp>
 
 #include <chrono>
@@ -176,7 +176,7 @@ struct Frame {
   wire::FrameBuffer buffer;
   std::shared_ptr<const entropy::TableSet> tables;  // for codec 1, from the parse call (may be null)
 
-  size_t values() const { return size_t(header.channels) * header.height * header.width; }
+  size_t values() const { return size_t(wire::frame_values(header)); }
   wire::FrameView view() const { return wire::FrameView{header, payload, header.payload_size, frame_size}; }
   std::vector<py::ssize_t> shape() const { return {header.channels, header.height, header.width}; }
 };
@@ -622,7 +622,7 @@ PyObject* fast_decode_frame(PyObject*, PyObject* const* args, Py_ssize_t nargs, 
         v = wire::parse_frame(in, size, limits);
         if (v) {
           const wire::FrameHeader& h = v->header;
-          r = size_t(h.channels) * h.height * h.width == cap
+          r = wire::frame_values(h) == cap
                   ? dequantize_frame(*v, dst, cap, t)
                   : Result<size_t>(Error{Errc::buffer_too_small, "out must hold exactly C*H*W float32 values"});
         }
@@ -965,8 +965,8 @@ PYBIND11_MODULE(_slimcodec, m) {
             v = wire::parse_frame(in.data, in.size, limits);
             if (v) {
               const wire::FrameHeader& h = v->header;
-              r = size_t(h.channels) * h.height * h.width == cap ? dequantize_frame(*v, dst, cap, t)
-                                                                 : Result<size_t>(Errc::buffer_too_small);
+              r = wire::frame_values(h) == cap ? dequantize_frame(*v, dst, cap, t)
+                                               : Result<size_t>(Errc::buffer_too_small);
             }
           }
           if (!v) raise(v.error());

@@ -92,7 +92,7 @@ LoopRun run_loop(double bytes_per_s, double deadline_ms, int frames, OperatingPo
   o.controller.deadline_ms = deadline_ms;
   o.prior_bytes_per_s = bytes_per_s / 2;
   DeviceLoop<PaperEncoder> loop(*enc, link, table, o);
-  auto calibrated = calibrate_encoder(loop.frames(), input.data(), 4, table, CalibrationOptions{1, 3, 4});
+  auto calibrated = calibrate_encoder(loop.frame_encoder(), input.data(), 4, table, CalibrationOptions{1, 3, 4});
   REQUIRE(calibrated);
   CHECK((*calibrated)[3] > 0);
   CHECK(table.at(4, 2).encoder_ms == (*calibrated)[3]);

@@ -20,7 +20,7 @@
 #include <slimcodec/model/model.hpp>
 #include <slimcodec/slimcodec.hpp>
 #include <slimcodec/weights/safetensors.hpp>
-#include <slimcodec/weights/safetensors_writer.hpp>
+#include <support/safetensors_writer.hpp>
 
 #include <algorithm>
 #include <cmath>

@@ -5,7 +5,7 @@
 #include <slimcodec/codec.hpp>
 #include <slimcodec/entropy/entropy.hpp>
 #include <slimcodec/weights/entropy_tables.hpp>
-#include <slimcodec/weights/safetensors_writer.hpp>
+#include <support/safetensors_writer.hpp>
 
 #include <cstdint>
 #include <vector>
@@ -198,7 +198,7 @@ TEST_CASE("hostile streams: every truncation, state and byte corruption is an er
   for (unsigned j = 0; j < kStates; ++j) {
     for (uint32_t bad : {0u, kStateLow - 1, kStateHigh, 0xFFFFFFFFu}) {
       auto p = payload;
-      wire::store_le32(p.data() + payload_offset::kStates + 4 * j, bad);
+      slimcodec::store_le32(p.data() + payload_offset::kStates + 4 * j, bad);
       CHECK(dec(p).code() == Errc::entropy_stream_invalid);
     }
   }
@@ -301,6 +301,11 @@ TEST_CASE("frame writer: codec 1 where smaller, codec 0 otherwise; both decode t
   REQUIRE(s.ok());
   CHECK(frame[wire::offset::kCodec] == 0);
   CHECK(*s == max_frame_size(n, 8));
+  // The fallback packs the codes it quantized for the coder: the same bytes as the codec-0 writer's.
+  std::vector<uint8_t> plain(max_frame_size(n, 8));
+  auto s_plain = encode_frame(u.data(), p, plain.data(), plain.size());
+  REQUIRE(s_plain.ok());
+  CHECK(frame == plain);
 }
 
 TEST_CASE("tables stored with the weights: load, and every malformed file is a typed error", "[entropy]") {

@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
     while (at < data.size()) {
       auto v = wire::parse_frame(data.data() + at, data.size() - at);
       if (!v) return fail(v.error());
-      const size_t n = size_t(v->header.channels) * v->header.height * v->header.width;
+      const size_t n = size_t(wire::frame_values(v->header));
       std::vector<float> values(n);
       auto ok = dequantize_frame(*v, values.data(), n, tables ? &*tables : nullptr);
       if (!ok) return fail(ok.error());

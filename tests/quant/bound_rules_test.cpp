@@ -124,6 +124,11 @@ TEST_CASE("bounds_from_sigma: argument errors", "[quant][bounds][errors]") {
   }
 }
 
+TEST_CASE("ensemble member weights are 2^-m", "[quant][bounds]") {
+  static_assert(quant::ensemble_member_weight(0) == 1.0 && quant::ensemble_member_weight(3) == 0.125);
+  for (unsigned m = 0; m < 60; ++m) CHECK(quant::ensemble_member_weight(m) == std::ldexp(1.0, -int(m)));
+}
+
 TEST_CASE("bounds_from_ensemble: B = k * sigma * sqrt(sum_{m<s} 4^-m)", "[quant][bounds]") {
   struct Case {
     unsigned s;

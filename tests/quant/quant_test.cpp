@@ -137,6 +137,48 @@ TEST_CASE("SIMD bytes equal the scalar reference for every width, length and bou
   }
 }
 
+TEST_CASE("quantize_codes then pack_codes: the reference codes, and the bytes of quantize_pack", "[quant][codes]") {
+  uint32_t seed = 7;
+  for (unsigned bits : kAllBits) {
+    for (const Bounds& b : quant::test::bounds_list()) {
+      const quant::QuantParams params = quant::make_params(bits, b);
+      for (size_t n : quant::test::lengths()) {
+        INFO("bits " << bits << ", n " << n << ", bounds [" << b.lo << ", " << b.hi << "]");
+        const std::vector<float> x = quant::test::awkward_values(n, b, seed++);
+        std::vector<uint8_t> codes(n + 1, 0xA5);  // one guard byte past n
+        const auto q = quant::quantize_codes(x.data(), n, bits, b, codes.data(), n);
+        REQUIRE(q.ok());
+        REQUIRE(*q == n);
+        for (size_t i = 0; i < n; ++i) REQUIRE(codes[i] == quant::ref::quantize_value(x[i], params));
+        CHECK(codes[n] == 0xA5);
+        std::vector<uint8_t> packed(quant::packed_bytes(n, bits) + 1, 0x5A);
+        const auto w = quant::pack_codes(codes.data(), n, bits, packed.data(), packed.size() - 1);
+        REQUIRE(w.ok());
+        REQUIRE(*w == quant::packed_bytes(n, bits));
+        CHECK(packed.back() == 0x5A);
+        packed.pop_back();
+        REQUIRE(packed == pack_ref(x, bits, b));
+      }
+    }
+  }
+}
+
+TEST_CASE("quantize_codes and pack_codes: error codes", "[quant][codes][errors]") {
+  const std::vector<float> x(10, 0.25f);
+  std::vector<uint8_t> codes(10), out(quant::packed_bytes(10, 3));
+  const Bounds b{-1.f, 1.f};
+  CHECK(quant::quantize_codes(x.data(), 10, 0, b, codes.data(), 10).code() == Errc::bits_out_of_range);
+  CHECK(quant::quantize_codes(x.data(), 10, 9, b, codes.data(), 10).code() == Errc::bits_out_of_range);
+  CHECK(quant::quantize_codes(x.data(), 10, 3, Bounds{1.f, -1.f}, codes.data(), 10).code() == Errc::bounds_invalid);
+  CHECK(quant::quantize_codes(nullptr, 10, 3, b, codes.data(), 10).code() == Errc::invalid_argument);
+  CHECK(quant::quantize_codes(x.data(), 10, 3, b, codes.data(), 9).code() == Errc::buffer_too_small);
+  CHECK(quant::quantize_codes(nullptr, 0, 3, b, nullptr, 0).ok());
+  CHECK(quant::pack_codes(codes.data(), 10, 9, out.data(), out.size()).code() == Errc::bits_out_of_range);
+  CHECK(quant::pack_codes(nullptr, 10, 3, out.data(), out.size()).code() == Errc::invalid_argument);
+  CHECK(quant::pack_codes(codes.data(), 10, 3, out.data(), out.size() - 1).code() == Errc::buffer_too_small);
+  CHECK(*quant::pack_codes(nullptr, 0, 3, nullptr, 0) == 0);
+}
+
 TEST_CASE("unaligned buffers: same bytes, nothing outside the buffers touched", "[quant][pack]") {
   constexpr uint8_t kCanary = 0xA5;
   constexpr size_t kGuard = 64;

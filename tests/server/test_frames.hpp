@@ -5,7 +5,7 @@
 
 #include <slimcodec/codec.hpp>
 #include <slimcodec/wire/header_codec.hpp>
-#include <slimcodec/wire/crc32c.hpp>
+#include <slimcodec/common/crc32c.hpp>
 #include <slimcodec/wire/reply.hpp>
 
 #include <algorithm>
@@ -70,7 +70,7 @@ inline std::vector<uint8_t> crafted_frame(const wire::FrameHeader& hd, const std
   std::vector<uint8_t> b(wire::kHeaderSize + payload.size() + wire::kTrailerSize);
   wire::encode_header(hd, b.data());
   std::copy(payload.begin(), payload.end(), b.begin() + wire::kHeaderSize);
-  const uint32_t crc = wire::crc32c(b.data(), wire::kHeaderSize + payload.size());
+  const uint32_t crc = slimcodec::crc32c(b.data(), wire::kHeaderSize + payload.size());
   for (int i = 0; i < 4; ++i) b[wire::kHeaderSize + payload.size() + size_t(i)] = uint8_t(crc >> (8 * i));
   return b;
 }

@@ -240,7 +240,7 @@ inline DeviceTally drive_device(slimcodec::device::MqttDeviceClient& device, con
                                 const std::function<void(const DeviceTally&)>& between = {}) {
   DeviceTally t;
   std::map<uint32_t, const TestFrame*> by_id;
-  for (const auto& f : frames) by_id[slimcodec::wire::load_le32(f.bytes.data() + slimcodec::wire::offset::kFrameId)] = &f;
+  for (const auto& f : frames) by_id[slimcodec::load_le32(f.bytes.data() + slimcodec::wire::offset::kFrameId)] = &f;
   auto note = [&](const std::string& what) {
     ++t.wrong;
     if (t.first_problem.empty()) t.first_problem = what;

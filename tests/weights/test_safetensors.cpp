@@ -2,7 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <slimcodec/weights/safetensors.hpp>
-#include <slimcodec/weights/safetensors_writer.hpp>
+#include <support/safetensors_writer.hpp>
 
 #include "safetensors_test_util.hpp"
 

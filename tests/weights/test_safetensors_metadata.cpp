@@ -3,7 +3,7 @@
 #include "safetensors_test_util.hpp"
 
 #include <slimcodec/weights/safetensors.hpp>
-#include <slimcodec/weights/safetensors_writer.hpp>
+#include <support/safetensors_writer.hpp>
 
 #include <catch2/catch.hpp>
 

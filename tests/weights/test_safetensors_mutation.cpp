@@ -4,7 +4,7 @@
 
 #include <slimcodec/io/file.hpp>
 #include <slimcodec/weights/safetensors.hpp>
-#include <slimcodec/weights/safetensors_writer.hpp>
+#include <support/safetensors_writer.hpp>
 
 #include "safetensors_test_util.hpp"
 

@@ -5,9 +5,9 @@
 #include <random>
 #include <vector>
 
-#include "slimcodec/wire/crc32c.hpp"
+#include "slimcodec/common/crc32c.hpp"
 
-using namespace slimcodec::wire;
+using namespace slimcodec;
 
 namespace {
 uint32_t crc_of(const char* s) { return crc32c(reinterpret_cast<const uint8_t*>(s), std::strlen(s)); }

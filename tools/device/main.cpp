@@ -353,10 +353,10 @@ int main(int argc, char** argv) {
   lo.reply_timeout = std::chrono::milliseconds(
       int64_t(o.reply_timeout_ms > 0 ? o.reply_timeout_ms : std::max(4 * o.deadline_ms, 1000.0)));
   device::DeviceLoop<Encoder> loop(*enc, *link, table, lo);
-  if (tables) loop.frames().set_entropy_tables(tables.get());
+  if (tables) loop.frame_encoder().set_entropy_tables(tables.get());
   std::vector<float> input(3 * side * side);
   if (o.fixed_s == 0) {  // the controller needs this device's encode times: measured once, then refreshed per frame
-    if (auto c = device::calibrate_encoder(loop.frames(), input.data(), device::kMaxMembers, table); !c)
+    if (auto c = device::calibrate_encoder(loop.frame_encoder(), input.data(), device::kMaxMembers, table); !c)
       return fail(std::string("calibration: ") + c.error().what());
   }
   const bool progress = !o.quiet && isatty(2);

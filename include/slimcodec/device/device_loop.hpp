@@ -72,7 +72,7 @@ class DeviceLoop {
 
   Controller& controller() { return controller_; }
   BandwidthEstimator& bandwidth() { return bandwidth_; }
-  FrameEncoder<Encoder>& frames() { return frames_; }
+  FrameEncoder<Encoder>& frame_encoder() { return frames_; }
   OperatingPointTable& table() { return table_; }
 
   // Times in records are ms since this instant (e.g. the start of a link trace).

@@ -28,7 +28,7 @@ class FrameEncoder {
   explicit FrameEncoder(Encoder& encoder, quant::EnsembleBoundRule rule = {}) : encoder_(encoder), rule_(rule) {
     const auto shape = encoder.out_shape();
     shape_ = Shape{int64_t(shape.c), int64_t(shape.h), int64_t(shape.w)};
-    latent_.resize(size_t(shape.c) * size_t(shape.h) * size_t(shape.w));
+    latent_.resize(size_t(shape_.size()));
     frame_.resize(max_frame_size(latent_.size(), kMaxBits));
   }
 
@@ -45,7 +45,7 @@ class FrameEncoder {
 
   Result<EncodedFrame> encode(const float* input, unsigned s, unsigned b, uint32_t frame_id, uint64_t timestamp_us) {
     if (input == nullptr) return Error{Errc::invalid_argument, "null input"};
-    if (b < 1 || b > kMaxBits) return Error{Errc::bits_out_of_range, "bits outside 1..8"};
+    if (!quant::bits_valid(b)) return Error{Errc::bits_out_of_range, "bits outside 1..8"};
     const auto start = std::chrono::steady_clock::now();
     if (auto ok = encoder_.set_active(int(s)); !ok) return ok.error();
     encoder_.encode(input, latent_.data());

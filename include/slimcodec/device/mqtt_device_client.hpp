@@ -126,7 +126,6 @@ class MqttDeviceClient {
 
   bool connected() const { return connection_ && connection_->connected(); }
   const MqttDeviceStats& stats() const { return stats_; }
-  const std::string& frame_topic() const { return frame_topic_; }
   const std::string& reply_topic() const { return reply_topic_; }
 
   // Stops re-publishing and disconnects; frames still pending stay unanswered. Idempotent.

@@ -30,13 +30,11 @@ class TcpTransport final : public FrameTransport {
     return {};
   }
 
-  void set_send_timeout(std::chrono::milliseconds t) { send_timeout_ = t; }
-
   Result<void> send_frame(const uint8_t* bytes, size_t n) override {
     if (broken_) return Error{Errc::io_error, "transport broken by an earlier failure"};
     asio::error_code result = asio::error::would_block;
     asio::async_write(*socket_, asio::buffer(bytes, n), [&](const asio::error_code& e, size_t) { result = e; });
-    if (!run_until_done(result, send_timeout_)) {
+    if (!run_until_done(result, kSendTimeout)) {
       broken_ = true;  // part of a frame may be out: the stream cannot be resynchronised
       return Error{Errc::timed_out, "send timed out"};
     }
@@ -118,7 +116,7 @@ class TcpTransport final : public FrameTransport {
   wire::ReplyBytes reply_{};
   size_t filled_ = 0, want_ = 0;  // bytes of the reply read so far; its whole size once the head is in
   bool broken_ = true;
-  std::chrono::milliseconds send_timeout_{30000};
+  static constexpr std::chrono::milliseconds kSendTimeout{30000};  // a frame not out by then breaks the stream
 };
 
 }  // namespace slimcodec::device

@@ -9,7 +9,7 @@
 
 #include "slimcodec/common/result.hpp"
 #include "slimcodec/entropy/tables.hpp"
-#include "slimcodec/wire/byte_order.hpp"
+#include "slimcodec/common/byte_order.hpp"
 #include "slimcodec/wire/frame.hpp"
 
 namespace slimcodec::entropy {
@@ -67,7 +67,7 @@ inline Result<size_t> encode_payload(const uint8_t* codes, size_t channels, size
       if (st >= s.x_max) {
         if (w == words_begin) return Errc::buffer_too_small;
         w -= 2;
-        wire::store_le16(w, static_cast<uint16_t>(st & 0xFFFF));
+        slimcodec::store_le16(w, static_cast<uint16_t>(st & 0xFFFF));
         st >>= 16;
       }
       st = detail::enc_put(st, s);
@@ -75,10 +75,10 @@ inline Result<size_t> encode_payload(const uint8_t* codes, size_t channels, size
   }
   const size_t word_bytes = static_cast<size_t>(words_end - w);
   std::memmove(words_begin, w, word_bytes);
-  wire::store_le16(out + payload_offset::kTableId, tables.id());
-  wire::store_le16(out + payload_offset::kReserved, 0);
-  wire::store_le32(out + payload_offset::kTableHash, tables.hash());
-  for (unsigned j = 0; j < kStates; ++j) wire::store_le32(out + payload_offset::kStates + 4 * j, x[j]);
+  slimcodec::store_le16(out + payload_offset::kTableId, tables.id());
+  slimcodec::store_le16(out + payload_offset::kReserved, 0);
+  slimcodec::store_le32(out + payload_offset::kTableHash, tables.hash());
+  for (unsigned j = 0; j < kStates; ++j) slimcodec::store_le32(out + payload_offset::kStates + 4 * j, x[j]);
   return kPayloadHeaderSize + word_bytes;
 }
 
@@ -100,7 +100,7 @@ inline uint8_t dec_step(uint32_t& x, const uint32_t* tab, const uint8_t*& p) noe
   uint32_t s = dec_freq(e) * (x >> kPrecisionBits) + dec_bias(e);
   // Branch-free: refill is taken about half the time at high b, so a branch would mispredict (GCC emits one
   // for the plain ?: here, hence the conditional move spelled out on x86-64).
-  const uint32_t refilled = (s << 16) | wire::load_le16(p);
+  const uint32_t refilled = (s << 16) | slimcodec::load_le16(p);
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   uint64_t step = 0;  // 1 when refilled: the carry of the same comparison
   __asm__("cmpl %[low], %[s]\n\tcmovbl %[r], %[s]\n\tadcq $0, %[step]"
@@ -129,7 +129,7 @@ SLIMCODEC_RANS_SCALAR_LOOP inline bool dec_run(const uint32_t* tab, uint32_t* x,
       uint32_t s = dec_freq(en) * (x[i % kStates] >> kPrecisionBits) + dec_bias(en);
       if (s < kStateLow) {
         if (end - p < 2) return false;
-        s = (s << 16) | wire::load_le16(p);
+        s = (s << 16) | slimcodec::load_le16(p);
         p += 2;
       }
       x[i % kStates] = s;
@@ -158,7 +158,7 @@ SLIMCODEC_RANS_SCALAR_LOOP inline bool dec_run(const uint32_t* tab, uint32_t* x,
     uint32_t s = dec_freq(en) * (st >> kPrecisionBits) + dec_bias(en);
     if (s < kStateLow) {
       if (end - p < 2) return false;
-      s = (s << 16) | wire::load_le16(p);
+      s = (s << 16) | slimcodec::load_le16(p);
       p += 2;
     }
     st = s;
@@ -175,10 +175,10 @@ SLIMCODEC_RANS_SCALAR_LOOP inline bool dec_run(const uint32_t* tab, uint32_t* x,
 inline Result<void> check_payload_tables(const uint8_t* payload, size_t size, unsigned bits, size_t channels,
                                          const TableSet& tables) noexcept {
   if (payload == nullptr || size < kPayloadHeaderSize || size % 2 != 0) return Errc::length_mismatch;
-  if (wire::load_le16(payload + payload_offset::kReserved) != 0)
+  if (slimcodec::load_le16(payload + payload_offset::kReserved) != 0)
     return Error{Errc::reserved_nonzero, "codec-1 payload bytes 2-3 are reserved"};
-  if (wire::load_le16(payload + payload_offset::kTableId) != tables.id() ||
-      wire::load_le32(payload + payload_offset::kTableHash) != tables.hash())
+  if (slimcodec::load_le16(payload + payload_offset::kTableId) != tables.id() ||
+      slimcodec::load_le32(payload + payload_offset::kTableHash) != tables.hash())
     return Error{Errc::entropy_table_mismatch, "table id or hash differs from the loaded tables"};
   if (!tables.has(bits) || tables.channels() != channels || !tables.has_decoder())
     return Error{Errc::entropy_table_mismatch, "the loaded tables have no decoder table for this b and C"};
@@ -197,7 +197,7 @@ inline Result<void> decode_payload(const uint8_t* payload, size_t size, unsigned
   if (cap < n || (codes == nullptr && n > 0)) return Errc::buffer_too_small;
   uint32_t x[kStates];
   for (unsigned j = 0; j < kStates; ++j) {
-    x[j] = wire::load_le32(payload + payload_offset::kStates + 4 * j);
+    x[j] = slimcodec::load_le32(payload + payload_offset::kStates + 4 * j);
     if (x[j] < kStateLow || x[j] >= kStateHigh)
       return Error{Errc::entropy_stream_invalid, "initial state outside [2^15, 2^31)"};
   }

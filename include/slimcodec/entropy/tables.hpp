@@ -11,7 +11,7 @@
 
 #include "slimcodec/common/result.hpp"
 #include "slimcodec/quant/layout.hpp"
-#include "slimcodec/wire/crc32c.hpp"
+#include "slimcodec/common/crc32c.hpp"
 
 namespace slimcodec::entropy {
 
@@ -43,7 +43,7 @@ constexpr uint32_t dec_bias(uint32_t entry) noexcept { return (entry >> 8) & 0xF
 
 // Checks one table: exactly 2^b frequencies, each >= 1, summing to 2^12.
 inline Result<void> check_frequencies(const uint16_t* freq, unsigned bits) noexcept {
-  if (bits < kMinBits || bits > kMaxBits) return Errc::bits_out_of_range;
+  if (!quant::bits_valid(bits)) return Errc::bits_out_of_range;
   if (freq == nullptr) return Error{Errc::invalid_argument, "null frequency table"};
   uint32_t sum = 0;
   for (uint32_t s = 0; s < alphabet_size(bits); ++s) {
@@ -128,7 +128,7 @@ class TableSet {
       if (!t.has_[b]) continue;
       const uint8_t head[3] = {static_cast<uint8_t>(b), static_cast<uint8_t>(channels & 0xFF),
                                static_cast<uint8_t>(channels >> 8)};
-      crc = wire::crc32c(head, 3, crc);
+      crc = slimcodec::crc32c(head, 3, crc);
       for (unsigned c = 0; c < channels; ++c) {
         const uint16_t* f = freqs[b] + size_t(c) * alphabet_size(b);
         uint16_t* mine = t.freq_.get() + t.sym_offset_[b] + size_t(c) * alphabet_size(b);
@@ -138,7 +138,7 @@ class TableSet {
           le[2 * s] = static_cast<uint8_t>(f[s] & 0xFF);
           le[2 * s + 1] = static_cast<uint8_t>(f[s] >> 8);
         }
-        crc = wire::crc32c(le, 2 * alphabet_size(b), crc);
+        crc = slimcodec::crc32c(le, 2 * alphabet_size(b), crc);
         t.build(b, c, with_decoder);
       }
     }
@@ -149,7 +149,7 @@ class TableSet {
   uint16_t id() const noexcept { return id_; }
   uint32_t hash() const noexcept { return hash_; }
   unsigned channels() const noexcept { return channels_; }
-  bool has(unsigned bits) const noexcept { return bits >= kMinBits && bits <= kMaxBits && has_[bits]; }
+  bool has(unsigned bits) const noexcept { return quant::bits_valid(bits) && has_[bits]; }
   bool has_decoder() const noexcept { return dec_ != nullptr; }
   // Require has(bits) and c < channels().
   const uint16_t* frequencies(unsigned bits, unsigned c) const noexcept {

@@ -35,21 +35,23 @@ inline void norm_coeffs_f32(const double* sum, const double* sumsq, int c, size_
 
 // x = silu(scale[c] * x + shift[c]) over c planes of n values, in place; with kPool, also
 // pool[c] = mean of the result (the squeeze-excite squeeze), computed while each value is in a register.
+namespace detail {
 template <bool kPool>
-struct NormSiluF32 {
+struct norm_silu {
   template <class Arch>
   void operator()(Arch, float* x, int c, size_t n, const float* scale, const float* shift, float* pool) const;
   void operator()(float* x, int c, size_t n, const float* scale, const float* shift, float* pool) const {
     (*this)(default_arch{}, x, c, n, scale, shift, pool);
   }
 };
-using norm_silu_f32 = NormSiluF32<false>;
-using norm_silu_pool_f32 = NormSiluF32<true>;
+}  // namespace detail
+using norm_silu_f32 = detail::norm_silu<false>;
+using norm_silu_pool_f32 = detail::norm_silu<true>;
 
 template <bool kPool>
 template <class Arch>
-void NormSiluF32<kPool>::operator()(Arch, float* x, int c, size_t n, const float* scale, const float* shift,
-                                    float* pool) const {
+void detail::norm_silu<kPool>::operator()(Arch, float* x, int c, size_t n, const float* scale, const float* shift,
+                                         float* pool) const {
   using V = vec_t<Arch>;
   constexpr size_t L = lanes<V>();
   for (int ch = 0; ch < c; ++ch) {
@@ -86,21 +88,23 @@ void NormSiluF32<kPool>::operator()(Arch, float* x, int c, size_t n, const float
 
 // x = scale[c] * x + shift[c] (+ skip) over c planes of n values, in place: the projection's norm and the
 // residual add in one pass.
+namespace detail {
 template <bool kSkip>
-struct NormAffineF32 {
+struct norm_affine {
   template <class Arch>
   void operator()(Arch, float* x, int c, size_t n, const float* scale, const float* shift, const float* skip) const;
   void operator()(float* x, int c, size_t n, const float* scale, const float* shift, const float* skip) const {
     (*this)(default_arch{}, x, c, n, scale, shift, skip);
   }
 };
-using norm_affine_f32 = NormAffineF32<false>;
-using norm_affine_skip_f32 = NormAffineF32<true>;
+}  // namespace detail
+using norm_affine_f32 = detail::norm_affine<false>;
+using norm_affine_skip_f32 = detail::norm_affine<true>;
 
 template <bool kSkip>
 template <class Arch>
-void NormAffineF32<kSkip>::operator()(Arch, float* x, int c, size_t n, const float* scale, const float* shift,
-                                      const float* skip) const {
+void detail::norm_affine<kSkip>::operator()(Arch, float* x, int c, size_t n, const float* scale,
+                                           const float* shift, const float* skip) const {
   using V = vec_t<Arch>;
   constexpr size_t L = lanes<V>();
   for (int ch = 0; ch < c; ++ch) {

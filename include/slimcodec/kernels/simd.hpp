@@ -115,14 +115,6 @@ SLIMCODEC_INLINE void vstore(float* p, const V& v) noexcept {
   }
 }
 
-// First n (< lanes) floats of p, the rest zero; never reads past p + n.
-template <class V>
-inline V vload_partial(const float* p, size_t n) noexcept {
-  alignas(64) float tmp[lanes<V>()] = {};
-  std::memcpy(tmp, p, n * sizeof(float));
-  return vload<V>(tmp);
-}
-
 // Writes only the first n (< lanes) lanes of v; never writes past p + n.
 template <class V>
 inline void vstore_partial(float* p, const V& v, size_t n) noexcept {

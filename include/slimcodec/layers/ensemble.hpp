@@ -13,6 +13,7 @@
 #include "slimcodec/layers/random_init.hpp"
 #include "slimcodec/layers/shape.hpp"
 #include "slimcodec/layers/tensor_io.hpp"
+#include "slimcodec/quant/bound_rules.hpp"
 
 namespace slimcodec::layers {
 
@@ -27,8 +28,8 @@ struct Ensemble {
 
   using Weights = std::array<typename Member::Weights, N>;
 
-  // w[m] = 2^-m.
-  static constexpr float member_weight(int m) noexcept { return 1.f / float(1u << m); }
+  // w[m] = 2^-m (quant/bound_rules.hpp, which also derives the quantizer bounds from it).
+  static constexpr float member_weight(int m) noexcept { return float(quant::ensemble_member_weight(unsigned(m))); }
 
   static constexpr Shape out_shape(Shape in) noexcept { return Member::out_shape(in); }
   static constexpr int64_t params() noexcept { return N * Member::params(); }

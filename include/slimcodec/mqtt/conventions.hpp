@@ -3,7 +3,7 @@
 // One place, so devices, workers, tests and other-language clients agree.
 #pragma once
 
-#include <slimcodec/wire/byte_order.hpp>
+#include <slimcodec/common/byte_order.hpp>
 
 #include <array>
 #include <cstddef>
@@ -71,14 +71,14 @@ using MqttCorrelation = std::array<uint8_t, kMqttCorrelationSize>;
 
 inline MqttCorrelation mqtt_correlation(uint32_t frame_id) {
   MqttCorrelation c{};
-  wire::store_le32(c.data(), frame_id);
+  slimcodec::store_le32(c.data(), frame_id);
   return c;
 }
 
 // The frame id carried in Correlation Data, when it has our 4-byte form.
 inline std::optional<uint32_t> mqtt_frame_id_from_correlation(const uint8_t* data, size_t size) {
   if (data == nullptr || size != kMqttCorrelationSize) return std::nullopt;
-  return wire::load_le32(data);
+  return slimcodec::load_le32(data);
 }
 
 }  // namespace slimcodec::mqtt

@@ -47,6 +47,14 @@ inline Result<Bounds> bounds_from_sigma(const float* x, size_t n, float k) {
   return make_bounds(to_float(mean - half), to_float(mean + half));
 }
 
+// The slimmable ensemble's member weights, w[m] = 2^-m (exact in float for m < 127): layers::Ensemble sums its
+// members with them, and bounds_from_ensemble derives the sum's spread from them.
+constexpr double ensemble_member_weight(unsigned m) noexcept {
+  double w = 1.0;
+  for (unsigned i = 0; i < m; ++i) w *= 0.5;
+  return w;
+}
+
 // Bound rule for a slimmable ensemble: the output is sum_{m<s} w[m] * member_m with w[m] = 2^-m and each
 // member instance-normalized to std member_sigma, so (treating members as uncorrelated) its std is
 // member_sigma * sqrt(sum_{m<s} 4^-m) and the bounds are +-k times that.
@@ -61,8 +69,7 @@ inline Bounds bounds_from_ensemble(unsigned s, const EnsembleBoundRule& rule = {
   // Terms beyond m = 40 are below double precision next to the first (4^-40 < 2^-53).
   const unsigned members = s == 0 ? 1u : (s > 40u ? 40u : s);
   double sum_w2 = 0.0;
-  double w2 = 1.0;
-  for (unsigned m = 0; m < members; ++m, w2 *= 0.25) sum_w2 += w2;
+  for (unsigned m = 0; m < members; ++m) sum_w2 += ensemble_member_weight(m) * ensemble_member_weight(m);
   const auto b = static_cast<float>(static_cast<double>(rule.k) * rule.member_sigma * std::sqrt(sum_w2));
   return Bounds{-b, b};
 }

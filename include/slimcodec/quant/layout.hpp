@@ -17,7 +17,7 @@ constexpr unsigned kMaxBits = 8;
 // Largest n the API accepts: n floats must fit in memory, which also keeps packed_bytes from overflowing.
 constexpr size_t kMaxValues = SIZE_MAX / sizeof(float);
 
-constexpr bool bits_valid(unsigned bits) { return bits >= kMinBits && bits <= kMaxBits; }
+constexpr bool bits_valid(unsigned bits) noexcept { return bits >= kMinBits && bits <= kMaxBits; }
 
 // Bytes of one packed group at `bits` bits per code.
 constexpr size_t group_bytes(unsigned bits) { return kGroupLanes * bits; }

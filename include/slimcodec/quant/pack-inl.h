@@ -188,6 +188,46 @@ struct UnpackDequantizeOp {
   }
 };
 
+// Packs codes (each below 2^kBits, one per byte) group by group; the last group is padded with code 0.
+struct PackCodesOp {
+  const uint8_t* codes;
+  size_t n;
+  uint8_t* out;
+
+  template <unsigned kBits>
+  HWY_INLINE void run() const {
+    const hn::CappedTag<uint8_t, kGroupLanes> d8;
+    const size_t lanes = hn::Lanes(d8);
+    const size_t full = n / kGroupValues;
+    for (size_t g = 0; g < full; ++g) {
+      for (size_t l = 0; l < kGroupLanes; l += lanes)
+        pack_rows<kBits>(d8, codes + g * kGroupValues + l, out + g * group_bytes(kBits) + l);
+    }
+    if (const size_t rest = n % kGroupValues) {
+      uint8_t tail[kGroupValues] = {};
+      std::memcpy(tail, codes + full * kGroupValues, rest);
+      for (size_t l = 0; l < kGroupLanes; l += lanes) pack_rows<kBits>(d8, tail + l, out + full * group_bytes(kBits) + l);
+    }
+  }
+};
+
+// Codes of x[0..n), one per byte; a partial last vector is padded with lo (code 0) without reading past x.
+HWY_INLINE void quantize_codes_loop(const float* HWY_RESTRICT x, size_t n, const QuantParams& p,
+                                    uint8_t* HWY_RESTRICT codes) {
+  const hn::CappedTag<uint8_t, kGroupLanes> d8;
+  const size_t lanes = hn::Lanes(d8);
+  size_t i = 0;
+  for (; i + lanes <= n; i += lanes) hn::StoreU(quantize_row_u8(d8, p, x + i), d8, codes + i);
+  if (i < n) {
+    float tail[kGroupLanes];
+    uint8_t tail_codes[kGroupLanes];
+    std::memcpy(tail, x + i, (n - i) * sizeof(float));
+    for (size_t j = n - i; j < lanes; ++j) tail[j] = p.lo;
+    hn::StoreU(quantize_row_u8(d8, p, tail), d8, tail_codes);
+    std::memcpy(codes + i, tail_codes, n - i);
+  }
+}
+
 // The one place where a run-time bit width becomes the compile-time kBits.
 template <class Op>
 HWY_INLINE void visit_bits(unsigned bits, const Op& op) {
@@ -218,6 +258,20 @@ inline Result<size_t> unpack_dequantize(const uint8_t* in, size_t in_size, size_
   const Result<size_t> count = check_unpack_dequantize(in, in_size, n, bits, b, out, out_capacity);
   if (count && n > 0) visit_bits(bits, UnpackDequantizeOp{in, n, make_params(bits, b), out});
   return count;
+}
+
+inline Result<size_t> quantize_codes(const float* x, size_t n, unsigned bits, Bounds b, uint8_t* codes,
+                                     size_t capacity) {
+  const Result<size_t> count = check_quantize_codes(x, n, bits, b, codes, capacity);
+  if (count && n > 0 && x != nullptr && codes != nullptr) quantize_codes_loop(x, n, make_params(bits, b), codes);
+  return count;
+}
+
+inline Result<size_t> pack_codes(const uint8_t* codes, size_t n, unsigned bits, uint8_t* out, size_t out_capacity) {
+  const Result<size_t> bytes = check_pack_codes(codes, n, bits, out, out_capacity);
+  // The pointer tests repeat the check's, so GCC sees no null pointer reach memcpy on an inlined error path.
+  if (bytes && n > 0 && codes != nullptr && out != nullptr) visit_bits(bits, PackCodesOp{codes, n, out});
+  return bytes;
 }
 
 }  // namespace slimcodec::quant::HWY_NAMESPACE

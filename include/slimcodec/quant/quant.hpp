@@ -34,4 +34,19 @@ inline Result<size_t> unpack_dequantize(const uint8_t* in, size_t in_size, size_
   return HWY_NAMESPACE::unpack_dequantize(in, in_size, n, bits, b, out, out_capacity);
 }
 
+// The two halves of quantize_pack, for a caller that needs the codes themselves (codec 1 entropy-codes them, and
+// packs the same codes when that is not smaller). quantize_codes writes codes[0..n), one per byte, each the code
+// quantize_pack would pack (ref::quantize_value); returns n. Errors as quantize_pack, with buffer_too_small for
+// capacity < n.
+inline Result<size_t> quantize_codes(const float* x, size_t n, unsigned bits, Bounds b, uint8_t* codes,
+                                     size_t capacity) {
+  return HWY_NAMESPACE::quantize_codes(x, n, bits, b, codes, capacity);
+}
+
+// Packs n codes, each below 2^bits, into the layout quantize_pack writes; returns packed_bytes(n, bits). Errors:
+// bits_out_of_range, invalid_argument (null pointer with n > 0), buffer_too_small.
+inline Result<size_t> pack_codes(const uint8_t* codes, size_t n, unsigned bits, uint8_t* out, size_t out_capacity) {
+  return HWY_NAMESPACE::pack_codes(codes, n, bits, out, out_capacity);
+}
+
 }  // namespace slimcodec::quant

@@ -27,11 +27,10 @@ inline constexpr size_t kKeepScratchBytes = size_t(16) << 20;
 // A frame of at least this many values (1 MiB of floats) is heavy work for the worker pool (TaskOrder::heavy): it
 // may not take every decode thread at once.
 inline constexpr uint64_t kHeavyFrameValues = uint64_t(1) << 18;
-inline uint64_t frame_values(const wire::FrameHeader& h) { return uint64_t(h.channels) * h.height * h.width; }
-inline bool heavy_frame(const wire::FrameHeader& h) { return frame_values(h) >= kHeavyFrameValues; }
+inline bool heavy_frame(const wire::FrameHeader& h) { return wire::frame_values(h) >= kHeavyFrameValues; }
 
 // Bytes decoding a frame allocates for its values (dequantized floats; codec-1 codes are decoded inside them).
-inline uint64_t frame_float_bytes(const wire::FrameHeader& h) { return frame_values(h) * sizeof(float); }
+inline uint64_t frame_float_bytes(const wire::FrameHeader& h) { return wire::frame_values(h) * sizeof(float); }
 
 // Every check on a parsed frame that needs no decoding, in this order: the payload's length, codec 1's tables
 // (none loaded; then the payload's reserved bytes, table id and hash, and whether the set covers b and C:

@@ -8,7 +8,7 @@
 
 #include "slimcodec/common/result.hpp"
 #include "slimcodec/quant/layout.hpp"
-#include "slimcodec/wire/byte_order.hpp"
+#include "slimcodec/common/byte_order.hpp"
 
 namespace slimcodec::wire {
 
@@ -75,6 +75,9 @@ struct FrameHeader {
   uint64_t timestamp_us = 0;
   uint32_t payload_size = 0;  // bytes; must equal expected_payload_size()
 };
+
+// C x H x W, the values the frame carries: up to 2^34 for the largest legal shape, so 64-bit.
+constexpr uint64_t frame_values(const FrameHeader& h) noexcept { return uint64_t{h.channels} * h.height * h.width; }
 
 // What a reader is willing to hold in memory.
 struct ParserLimits {
@@ -145,7 +148,7 @@ inline Result<void> validate(const FrameHeader& h, const ParserLimits& limits = 
     return Error{Errc::reserved_nonzero, "bound_mode 3 is reserved"};
   if (!codec_known(h.codec)) return Errc::codec_unsupported;
   if (h.ensemble_size < kMinEnsemble || h.ensemble_size > kMaxEnsemble) return Errc::ensemble_out_of_range;
-  if (h.bits < kMinBits || h.bits > kMaxBits) return Errc::bits_out_of_range;
+  if (!quant::bits_valid(h.bits)) return Errc::bits_out_of_range;
   if (h.channels < 1 || h.channels > kMaxChannels)
     return Error{Errc::shape_out_of_range, "channels outside 1..1024"};
   if (h.height < 1 || h.height > kMaxHeight) return Error{Errc::shape_out_of_range, "height outside 1..4096"};

@@ -5,8 +5,8 @@
 #include <cstdint>
 
 #include "slimcodec/common/result.hpp"
-#include "slimcodec/wire/byte_order.hpp"
-#include "slimcodec/wire/crc32c.hpp"
+#include "slimcodec/common/byte_order.hpp"
+#include "slimcodec/common/crc32c.hpp"
 #include "slimcodec/wire/frame.hpp"
 
 namespace slimcodec::wire {

@@ -9,8 +9,8 @@
 #include <new>
 
 #include "slimcodec/common/result.hpp"
-#include "slimcodec/wire/byte_order.hpp"
-#include "slimcodec/wire/crc32c.hpp"
+#include "slimcodec/common/byte_order.hpp"
+#include "slimcodec/common/crc32c.hpp"
 #include "slimcodec/wire/frame.hpp"
 #include "slimcodec/wire/header_codec.hpp"
 

@@ -6,8 +6,8 @@
 #pragma once
 
 #include <slimcodec/common/result.hpp>
-#include <slimcodec/wire/byte_order.hpp>
-#include <slimcodec/wire/crc32c.hpp>
+#include <slimcodec/common/byte_order.hpp>
+#include <slimcodec/common/crc32c.hpp>
 #include <slimcodec/wire/detection.hpp>
 
 #include <array>

@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "slimcodec/common/result.hpp"
-#include "slimcodec/wire/crc32c.hpp"
+#include "slimcodec/common/crc32c.hpp"
 #include "slimcodec/wire/frame.hpp"
 #include "slimcodec/wire/header_codec.hpp"
 

@@ -1,4 +1,6 @@
-// Writes tensors as a .safetensors file (or bytes) that PyTorch's safetensors and SafeTensorsFile both read.
+// Writes tensors as a .safetensors file (or bytes) that PyTorch's safetensors and SafeTensorsFile both read: for the
+// tools that produce weight and table files, the Python module's table export, and tests (not library: the
+// library only reads).
 #pragma once
 
 #include <slimcodec/common/result.hpp>

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <cstring>
 
-namespace slimcodec::wire {
+namespace slimcodec {
 
 constexpr uint16_t load_le16(const uint8_t* p) noexcept {
   return static_cast<uint16_t>(p[0] | (p[1] << 8));
@@ -45,4 +45,4 @@ inline uint32_t bits_from_float(float f) noexcept {
   return bits;
 }
 
-}  // namespace slimcodec::wire
+}  // namespace slimcodec

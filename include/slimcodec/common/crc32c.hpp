@@ -7,7 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "slimcodec/wire/byte_order.hpp"
+#include "slimcodec/common/byte_order.hpp"
 
 // The forced-scalar build (SLIMCODEC_FORCE_SCALAR defines HWY_COMPILE_ONLY_SCALAR) keeps the reference path too.
 #if !defined(SLIMCODEC_NO_HW_CRC) && !defined(HWY_COMPILE_ONLY_SCALAR)
@@ -20,12 +20,12 @@
 #endif
 #endif
 
-namespace slimcodec::wire {
+namespace slimcodec {
 
 inline constexpr uint32_t kCrc32cPolynomial = 0x82F63B78u;  // 0x1EDC6F41 bit-reversed
 inline constexpr uint32_t kCrc32cCheck = 0xE3069283u;       // crc32c("123456789")
 
-namespace detail {
+namespace crc32c_detail {  // not `detail`: users of both slimcodec and slimcodec::entropy would see two
 
 using Crc32cTables = std::array<std::array<uint32_t, 256>, 8>;
 
@@ -45,11 +45,11 @@ constexpr Crc32cTables make_crc32c_tables() {
 
 inline constexpr Crc32cTables kCrc32cTables = make_crc32c_tables();
 
-}  // namespace detail
+}  // namespace crc32c_detail
 
 // Portable reference. `crc` is a previous result, so crc32c_sw(b, nb, crc32c_sw(a, na)) == crc32c_sw(a||b).
 inline uint32_t crc32c_sw(const uint8_t* data, size_t n, uint32_t crc = 0) noexcept {
-  const auto& t = detail::kCrc32cTables;
+  const auto& t = crc32c_detail::kCrc32cTables;
   uint32_t c = ~crc;
   for (; n >= 8; n -= 8, data += 8) {
     const uint32_t lo = c ^ load_le32(data);
@@ -94,4 +94,4 @@ inline uint32_t crc32c(const uint8_t* data, size_t n, uint32_t crc = 0) noexcept
 }
 #endif
 
-}  // namespace slimcodec::wire
+}  // namespace slimcodec
