@@ -1,7 +1,8 @@
 // vexp2, sigmoid and SiLU on non-finite and huge inputs: a convolution that overflowed to
 // inf or NaN, or NaN weights, must give defined results, never a signed-integer overflow. Checked on the build's
 // arch, on the baseline generic path (SSE2 / NEON: the one a -march=native sanitizer build never runs) and on
-// plain float. Run under UBSan to see the difference: the generic path used to multiply NaN's bits by 2^23.
+// plain float. Under UBSan a signed overflow fails the test: the generic path must not multiply NaN's bits by 2^23
+// as a signed integer.
 #include "slimcodec/kernels/activation.hpp"
 
 #include <catch2/catch.hpp>
