@@ -167,26 +167,26 @@ TEST_CASE("messages that are not frames: error reply when there is a response to
   };
   std::mutex mutex;
   std::vector<Received> received;
-  mqtt::MqttConnection::Handlers handlers;
-  handlers.on_message = [&](const mqtt::MqttMessage& m) {
+  mqtt::Connection::Handlers handlers;
+  handlers.on_message = [&](const mqtt::Message& m) {
     std::lock_guard<std::mutex> lock(mutex);
-    received.push_back({std::vector<uint8_t>(m.payload, m.payload + m.size), mqtt::mqtt_read_correlation_data(m.properties)});
+    received.push_back({std::vector<uint8_t>(m.payload, m.payload + m.size), mqtt::read_correlation_data(m.properties)});
   };
-  mqtt::MqttConnectOptions co;
+  mqtt::ConnectOptions co;
   co.port = broker.port();
   co.client_id = "test-raw-device";
-  auto raw = mqtt::MqttConnection::open(co, handlers);
+  auto raw = mqtt::Connection::open(co, handlers);
   REQUIRE(raw);
-  const std::string reply_topic = mqtt::mqtt_reply_topic("slimcodec", "raw");
+  const std::string reply_topic = mqtt::reply_topic("slimcodec", "raw");
   REQUIRE((*raw)->subscribe(reply_topic, 1));
   auto send = [&](const std::vector<uint8_t>& payload, std::optional<std::string> response_topic,
                   std::optional<uint32_t> correlation) {
     mosquitto_property* props = nullptr;
     if (response_topic) mosquitto_property_add_string(&props, MQTT_PROP_RESPONSE_TOPIC, response_topic->c_str());
-    const auto c = mqtt::mqtt_correlation(correlation.value_or(0));
+    const auto c = mqtt::correlation(correlation.value_or(0));
     if (correlation) mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, c.data(), uint16_t(c.size()));
-    const mqtt::MqttProperties owned(props);
-    REQUIRE((*raw)->publish(mqtt::mqtt_frame_topic("slimcodec", "raw"), payload.data(), payload.size(), 1, props));
+    const mqtt::Properties owned(props);
+    REQUIRE((*raw)->publish(mqtt::frame_topic("slimcodec", "raw"), payload.data(), payload.size(), 1, props));
   };
 
   std::vector<uint8_t> garbage(300);
@@ -230,7 +230,7 @@ TEST_CASE("messages that are not frames: error reply when there is a response to
       CHECK(reply->status == answerable[reply->frame_id - 77].second);
       CHECK(reply->digest == 0);
       REQUIRE(r.correlation);  // echoed unchanged
-      const auto expected = mqtt::mqtt_correlation(reply->frame_id);
+      const auto expected = mqtt::correlation(reply->frame_id);
       CHECK(*r.correlation == std::vector<uint8_t>(expected.begin(), expected.end()));
       ids.insert(reply->frame_id);
     }
@@ -359,27 +359,27 @@ TEST_CASE("MQTT frames: admitted before allocating, charged to the memory budget
 
   std::mutex mutex;
   std::vector<wire::Reply> replies;
-  mqtt::MqttConnection::Handlers handlers;
-  handlers.on_message = [&](const mqtt::MqttMessage& m) {
+  mqtt::Connection::Handlers handlers;
+  handlers.on_message = [&](const mqtt::Message& m) {
     auto r = wire::parse_reply(m.payload, m.size);
     std::lock_guard<std::mutex> lock(mutex);
     if (r) replies.push_back(*r);
   };
-  mqtt::MqttConnectOptions co;
+  mqtt::ConnectOptions co;
   co.port = broker.port();
   co.client_id = "test-budget-device";
-  auto raw = mqtt::MqttConnection::open(co, handlers);
+  auto raw = mqtt::Connection::open(co, handlers);
   REQUIRE(raw);
-  const std::string reply_topic = mqtt::mqtt_reply_topic("slimcodec", "budget");
+  const std::string reply_topic = mqtt::reply_topic("slimcodec", "budget");
   REQUIRE((*raw)->subscribe(reply_topic, 1));
   // Sends one message (correlation data: `id`) and waits for the reply to it.
   auto ask = [&](const std::vector<uint8_t>& payload, uint32_t id) -> wire::Reply {
     mosquitto_property* props = nullptr;
     mosquitto_property_add_string(&props, MQTT_PROP_RESPONSE_TOPIC, reply_topic.c_str());
-    const auto c = mqtt::mqtt_correlation(id);
+    const auto c = mqtt::correlation(id);
     mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, c.data(), uint16_t(c.size()));
-    const mqtt::MqttProperties owned(props);
-    REQUIRE((*raw)->publish(mqtt::mqtt_frame_topic("slimcodec", "budget"), payload.data(), payload.size(), 1, props));
+    const mqtt::Properties owned(props);
+    REQUIRE((*raw)->publish(mqtt::frame_topic("slimcodec", "budget"), payload.data(), payload.size(), 1, props));
     wire::Reply out;
     REQUIRE(eventually([&] {
       std::lock_guard<std::mutex> lock(mutex);

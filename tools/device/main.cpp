@@ -329,8 +329,8 @@ int main(int argc, char** argv) {
     parse_host_port(o.mqtt, m.host, m.port);
     m.device_id = o.device_id.empty() ? "device-" + std::to_string(getpid()) : o.device_id;
     m.topic_prefix = o.topic_prefix;
-    if (!mqtt::mqtt_valid_level(m.device_id)) return fail("bad --device-id '" + m.device_id + "' ([A-Za-z0-9._-]{1,64})");
-    if (!mqtt::mqtt_valid_prefix(m.topic_prefix)) return fail("bad --topic-prefix '" + m.topic_prefix + "'");
+    if (!mqtt::valid_level(m.device_id)) return fail("bad --device-id '" + m.device_id + "' ([A-Za-z0-9._-]{1,64})");
+    if (!mqtt::valid_prefix(m.topic_prefix)) return fail("bad --topic-prefix '" + m.topic_prefix + "'");
     m.max_attempts = 2;  // the loop's reply timeout decides misses; the client re-publishes once
     link = std::make_unique<MqttLink>(m);
 #else

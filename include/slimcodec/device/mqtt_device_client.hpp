@@ -28,7 +28,7 @@ struct MqttDeviceOptions {
   uint16_t port = 1883;
   std::string device_id;  // one topic level, [A-Za-z0-9._-]{1,64}; unique per device
   std::string client_id;  // empty: a unique "slimcodec-device-..." id
-  std::string topic_prefix = std::string(mqtt::kMqttDefaultPrefix);
+  std::string topic_prefix = std::string(mqtt::kDefaultPrefix);
   std::chrono::milliseconds reply_timeout{2000};  // re-publish a frame unanswered this long after its last publish
   unsigned max_attempts = 5;  // publishes per frame before giving it up; 0: never give up
   size_t max_pending = 64;    // unanswered frames kept (a copy of each); publish() refuses more
@@ -57,23 +57,23 @@ class MqttDeviceClient {
  public:
   // Connects and subscribes to this device's reply topic (returns after SUBACK, so no reply can be missed).
   static Result<std::unique_ptr<MqttDeviceClient>> connect(MqttDeviceOptions options) {
-    if (!mqtt::mqtt_valid_level(options.device_id)) return Error{Errc::invalid_argument, "bad device id"};
-    if (!mqtt::mqtt_valid_prefix(options.topic_prefix)) return Error{Errc::invalid_argument, "bad MQTT topic prefix"};
+    if (!mqtt::valid_level(options.device_id)) return Error{Errc::invalid_argument, "bad device id"};
+    if (!mqtt::valid_prefix(options.topic_prefix)) return Error{Errc::invalid_argument, "bad MQTT topic prefix"};
     if (options.reply_timeout.count() <= 0 || options.max_pending == 0)
       return Error{Errc::invalid_argument, "reply_timeout and max_pending must be positive"};
-    if (options.client_id.empty()) options.client_id = mqtt::mqtt_unique_client_id("device-" + options.device_id);
+    if (options.client_id.empty()) options.client_id = mqtt::unique_client_id("device-" + options.device_id);
     std::unique_ptr<MqttDeviceClient> client(new MqttDeviceClient(std::move(options)));
 
-    mqtt::MqttConnectOptions connect;
+    mqtt::ConnectOptions connect;
     connect.host = client->options_.host;
     connect.port = client->options_.port;
     connect.client_id = client->options_.client_id;
     connect.keepalive_s = client->options_.keepalive_s;
     connect.connect_timeout = client->options_.connect_timeout;
-    mqtt::MqttConnection::Handlers handlers;
+    mqtt::Connection::Handlers handlers;
     MqttDeviceClient* self = client.get();
-    handlers.on_message = [self](const mqtt::MqttMessage& m) { self->on_reply(m); };
-    auto connection = mqtt::MqttConnection::open(connect, std::move(handlers));
+    handlers.on_message = [self](const mqtt::Message& m) { self->on_reply(m); };
+    auto connection = mqtt::Connection::open(connect, std::move(handlers));
     if (!connection) return connection.error();
     client->connection_ = std::move(*connection);
     if (auto sub = client->connection_->subscribe(client->reply_topic_, 1); !sub) return sub.error();
@@ -150,17 +150,17 @@ class MqttDeviceClient {
 
   explicit MqttDeviceClient(MqttDeviceOptions options)
       : options_(std::move(options)),
-        frame_topic_(mqtt::mqtt_frame_topic(options_.topic_prefix, options_.device_id)),
-        reply_topic_(mqtt::mqtt_reply_topic(options_.topic_prefix, options_.device_id)) {}
+        frame_topic_(mqtt::frame_topic(options_.topic_prefix, options_.device_id)),
+        reply_topic_(mqtt::reply_topic(options_.topic_prefix, options_.device_id)) {}
 
   // One QoS 1 publish of a pending frame, with the properties workers answer to. Caller holds mutex_.
   Result<void> send(uint32_t id, const std::vector<uint8_t>& bytes) {
     mosquitto_property* raw = nullptr;
-    const mqtt::MqttCorrelation correlation = mqtt::mqtt_correlation(id);
+    const mqtt::Correlation correlation = mqtt::correlation(id);
     int rc = mosquitto_property_add_string(&raw, MQTT_PROP_RESPONSE_TOPIC, reply_topic_.c_str());
     if (rc == MOSQ_ERR_SUCCESS)
       rc = mosquitto_property_add_binary(&raw, MQTT_PROP_CORRELATION_DATA, correlation.data(), uint16_t(correlation.size()));
-    const mqtt::MqttProperties props(raw);
+    const mqtt::Properties props(raw);
     if (rc != MOSQ_ERR_SUCCESS) return mqtt::detail::mosquitto_error(rc);
     auto mid = connection_->publish(frame_topic_, bytes.data(), bytes.size(), 1, props.get());
     if (!mid) return mid.error();
@@ -168,7 +168,7 @@ class MqttDeviceClient {
   }
 
   // Network thread: a reply arrived. The first per pending frame is handed out; any later one is a duplicate.
-  void on_reply(const mqtt::MqttMessage& m) {
+  void on_reply(const mqtt::Message& m) {
     if (m.topic == nullptr || reply_topic_ != m.topic) return;
     auto reply = wire::parse_reply(m.payload, m.size);  // one reply per message: its size must be the message's
     if (reply && wire::reply_size(reply->detection_count) != m.size) reply = Result<wire::Reply>(Errc::length_mismatch);
@@ -232,7 +232,7 @@ class MqttDeviceClient {
 
   MqttDeviceOptions options_;
   std::string frame_topic_, reply_topic_;
-  std::unique_ptr<mqtt::MqttConnection> connection_;
+  std::unique_ptr<mqtt::Connection> connection_;
   MqttDeviceStats stats_;
   mutable std::mutex mutex_;
   std::condition_variable ready_cv_, resend_cv_;

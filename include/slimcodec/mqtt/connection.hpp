@@ -30,7 +30,7 @@
 
 namespace slimcodec::mqtt {
 
-struct MqttConnectOptions {
+struct ConnectOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 1883;
   std::string client_id;  // must be unique on the broker: a second client with the same id takes the session over
@@ -44,7 +44,7 @@ struct MqttConnectOptions {
 };
 
 // A message as libmosquitto delivers it; valid only during the on_message call (freed afterwards).
-struct MqttMessage {
+struct Message {
   const char* topic = nullptr;
   const uint8_t* payload = nullptr;
   size_t size = 0;
@@ -57,10 +57,10 @@ struct MqttMessage {
 struct MqttPropertiesDeleter {
   void operator()(mosquitto_property* p) const { mosquitto_property_free_all(&p); }
 };
-using MqttProperties = std::unique_ptr<mosquitto_property, MqttPropertiesDeleter>;
+using Properties = std::unique_ptr<mosquitto_property, MqttPropertiesDeleter>;
 
 // The Response Topic property of a received message, if present.
-inline std::optional<std::string> mqtt_read_response_topic(const mosquitto_property* props) {
+inline std::optional<std::string> read_response_topic(const mosquitto_property* props) {
   char* value = nullptr;
   if (props == nullptr || !mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &value, false))
     return std::nullopt;
@@ -70,7 +70,7 @@ inline std::optional<std::string> mqtt_read_response_topic(const mosquitto_prope
 }
 
 // The Correlation Data property of a received message, if present (may be empty).
-inline std::optional<std::vector<uint8_t>> mqtt_read_correlation_data(const mosquitto_property* props) {
+inline std::optional<std::vector<uint8_t>> read_correlation_data(const mosquitto_property* props) {
   void* value = nullptr;
   uint16_t size = 0;
   if (props == nullptr ||
@@ -83,7 +83,7 @@ inline std::optional<std::vector<uint8_t>> mqtt_read_correlation_data(const mosq
 
 // A client id no other process or connection is likely to use: "slimcodec-<role>-<pid>-<n>-<random>".
 // Two clients with one id would keep taking the session from each other.
-inline std::string mqtt_unique_client_id(const std::string& role) {
+inline std::string unique_client_id(const std::string& role) {
   static std::atomic<unsigned> counter{0};
   std::random_device entropy;
   char suffix[48];
@@ -120,12 +120,12 @@ inline Error mosquitto_error(int rc) {
 
 }  // namespace detail
 
-class MqttConnection {
+class Connection {
  public:
   // All handlers run on the network thread and must not block for long (keepalive and acknowledgements wait).
   struct Handlers {
     // A message arrived. For QoS 1 libmosquitto has already queued the PUBACK: returning does not confirm anything.
-    std::function<void(const MqttMessage&)> on_message;
+    std::function<void(const Message&)> on_message;
     // The broker acknowledged (PUBACK) one of our QoS 1 messages; reason_code >= 0x80 means it refused it.
     std::function<void(int mid, int reason_code)> on_publish;
     // The connection came up (true; subscriptions are already being renewed) or went down (false).
@@ -133,27 +133,27 @@ class MqttConnection {
   };
 
   // Connects (blocking TCP connect), starts the network thread and waits up to connect_timeout for CONNACK.
-  static Result<std::unique_ptr<MqttConnection>> open(const MqttConnectOptions& options, Handlers handlers) {
+  static Result<std::unique_ptr<Connection>> open(const ConnectOptions& options, Handlers handlers) {
     if (options.client_id.empty()) return Error{Errc::invalid_argument, "MQTT client id is empty"};
     if (options.port == 0) return Error{Errc::invalid_argument, "MQTT port is 0"};
     if (!detail::mosquitto_library_ready()) return Error{Errc::io_error, "mosquitto_lib_init failed"};
-    std::unique_ptr<MqttConnection> c(new MqttConnection(options, std::move(handlers)));
+    std::unique_ptr<Connection> c(new Connection(options, std::move(handlers)));
     c->mosq_ = mosquitto_new(options.client_id.c_str(), options.clean_start, c.get());
     if (c->mosq_ == nullptr) return Error{Errc::io_error, "mosquitto_new failed"};
     mosquitto_int_option(c->mosq_, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
     mosquitto_int_option(c->mosq_, MOSQ_OPT_TCP_NODELAY, options.tcp_nodelay ? 1 : 0);
-    mosquitto_connect_v5_callback_set(c->mosq_, &MqttConnection::on_connect_cb);
-    mosquitto_disconnect_v5_callback_set(c->mosq_, &MqttConnection::on_disconnect_cb);
-    mosquitto_message_v5_callback_set(c->mosq_, &MqttConnection::on_message_cb);
-    mosquitto_publish_v5_callback_set(c->mosq_, &MqttConnection::on_publish_cb);
-    mosquitto_subscribe_v5_callback_set(c->mosq_, &MqttConnection::on_subscribe_cb);
-    mosquitto_unsubscribe_v5_callback_set(c->mosq_, &MqttConnection::on_unsubscribe_cb);
+    mosquitto_connect_v5_callback_set(c->mosq_, &Connection::on_connect_cb);
+    mosquitto_disconnect_v5_callback_set(c->mosq_, &Connection::on_disconnect_cb);
+    mosquitto_message_v5_callback_set(c->mosq_, &Connection::on_message_cb);
+    mosquitto_publish_v5_callback_set(c->mosq_, &Connection::on_publish_cb);
+    mosquitto_subscribe_v5_callback_set(c->mosq_, &Connection::on_subscribe_cb);
+    mosquitto_unsubscribe_v5_callback_set(c->mosq_, &Connection::on_unsubscribe_cb);
     mosquitto_reconnect_delay_set(c->mosq_, options.reconnect_delay_s, options.reconnect_delay_max_s, true);
 
     mosquitto_property* raw = nullptr;
     if (options.session_expiry_s > 0)
       mosquitto_property_add_int32(&raw, MQTT_PROP_SESSION_EXPIRY_INTERVAL, options.session_expiry_s);
-    MqttProperties connect_props(raw);
+    Properties connect_props(raw);
     int rc = mosquitto_connect_bind_v5(c->mosq_, options.host.c_str(), options.port, options.keepalive_s, nullptr,
                                        connect_props.get());
     if (rc != MOSQ_ERR_SUCCESS) return detail::mosquitto_error(rc);
@@ -168,10 +168,10 @@ class MqttConnection {
     return c;
   }
 
-  MqttConnection(const MqttConnection&) = delete;
-  MqttConnection& operator=(const MqttConnection&) = delete;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
 
-  ~MqttConnection() {
+  ~Connection() {
     close();
     if (mosq_ != nullptr) mosquitto_destroy(mosq_);
   }
@@ -236,7 +236,7 @@ class MqttConnection {
  private:
   static constexpr int kNoAnswer = -1;
 
-  MqttConnection(MqttConnectOptions options, Handlers handlers)
+  Connection(ConnectOptions options, Handlers handlers)
       : options_(std::move(options)), handlers_(std::move(handlers)) {}
 
   // Waits (lock held by the caller since the request, so the callback cannot record the answer too early).
@@ -259,10 +259,10 @@ class MqttConnection {
     changed_.notify_all();
   }
 
-  static MqttConnection& self(void* obj) { return *static_cast<MqttConnection*>(obj); }
+  static Connection& self(void* obj) { return *static_cast<Connection*>(obj); }
 
   static void on_connect_cb(mosquitto* mosq, void* obj, int rc, int, const mosquitto_property*) {
-    MqttConnection& c = self(obj);
+    Connection& c = self(obj);
     std::vector<std::pair<std::string, int>> renew;
     {
       std::lock_guard<std::mutex> lock(c.mutex_);
@@ -277,7 +277,7 @@ class MqttConnection {
   }
 
   static void on_disconnect_cb(mosquitto*, void* obj, int, const mosquitto_property*) {
-    MqttConnection& c = self(obj);
+    Connection& c = self(obj);
     {
       std::lock_guard<std::mutex> lock(c.mutex_);
       c.connected_ = false;
@@ -286,9 +286,9 @@ class MqttConnection {
   }
 
   static void on_message_cb(mosquitto*, void* obj, const mosquitto_message* m, const mosquitto_property* props) {
-    MqttConnection& c = self(obj);
+    Connection& c = self(obj);
     if (!c.handlers_.on_message || m == nullptr) return;
-    MqttMessage message;
+    Message message;
     message.topic = m->topic;
     message.payload = static_cast<const uint8_t*>(m->payload);
     message.size = m->payloadlen > 0 ? size_t(m->payloadlen) : 0;
@@ -299,7 +299,7 @@ class MqttConnection {
   }
 
   static void on_publish_cb(mosquitto*, void* obj, int mid, int reason_code, const mosquitto_property*) {
-    MqttConnection& c = self(obj);
+    Connection& c = self(obj);
     if (c.handlers_.on_publish) c.handlers_.on_publish(mid, reason_code);
   }
 
@@ -312,7 +312,7 @@ class MqttConnection {
     self(obj).record_ack(mid, 0);
   }
 
-  MqttConnectOptions options_;
+  ConnectOptions options_;
   Handlers handlers_;
   mosquitto* mosq_ = nullptr;
   bool loop_started_ = false;

@@ -28,9 +28,9 @@ namespace slimcodec::server {
 struct MqttServiceOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 1883;
-  std::string group = std::string(mqtt::kMqttDefaultGroup);  // the shared-subscription group all workers join
+  std::string group = std::string(mqtt::kDefaultGroup);  // the shared-subscription group all workers join
   std::string client_id;                                // empty: a unique "slimcodec-decoder-..." id
-  std::string topic_prefix = std::string(mqtt::kMqttDefaultPrefix);
+  std::string topic_prefix = std::string(mqtt::kDefaultPrefix);
   size_t workers = 2;  // decode threads, each with its own backend instance
   std::string backend = "identity";
   BackendOptions backend_options;
@@ -70,10 +70,10 @@ class MqttDecodeService {
  public:
   // Creates the worker pool, connects, and joins the group (returns once the broker's SUBACK is in).
   static Result<std::unique_ptr<MqttDecodeService>> start(MqttServiceOptions options) {
-    if (!mqtt::mqtt_valid_level(options.group)) return Error{Errc::invalid_argument, "bad MQTT group name"};
-    if (!mqtt::mqtt_valid_prefix(options.topic_prefix)) return Error{Errc::invalid_argument, "bad MQTT topic prefix"};
+    if (!mqtt::valid_level(options.group)) return Error{Errc::invalid_argument, "bad MQTT group name"};
+    if (!mqtt::valid_prefix(options.topic_prefix)) return Error{Errc::invalid_argument, "bad MQTT topic prefix"};
     if (options.max_queued == 0) return Error{Errc::invalid_argument, "max_queued must be at least 1"};
-    if (options.client_id.empty()) options.client_id = mqtt::mqtt_unique_client_id("decoder");
+    if (options.client_id.empty()) options.client_id = mqtt::unique_client_id("decoder");
     PipelineOptions pipeline{options.workers,       options.backend,       options.backend_options, options.registry,
                              options.entropy_tables, options.memory_budget, options.budget};
     std::unique_ptr<MqttDecodeService> svc;
@@ -83,7 +83,7 @@ class MqttDecodeService {
     if (!created) return created.error();
     svc->pipeline_ = std::move(*created);
 
-    mqtt::MqttConnectOptions connect;
+    mqtt::ConnectOptions connect;
     connect.host = svc->options_.host;
     connect.port = svc->options_.port;
     connect.client_id = svc->options_.client_id;
@@ -91,11 +91,11 @@ class MqttDecodeService {
     connect.clean_start = true;  // a dead worker must leave the group at once (docs/mqtt.md: clean session)
     connect.session_expiry_s = 0;
     connect.connect_timeout = svc->options_.connect_timeout;
-    mqtt::MqttConnection::Handlers handlers;
+    mqtt::Connection::Handlers handlers;
     MqttDecodeService* self = svc.get();
-    handlers.on_message = [self](const mqtt::MqttMessage& m) { self->on_message(m); };
+    handlers.on_message = [self](const mqtt::Message& m) { self->on_message(m); };
     handlers.on_publish = [self](int, int reason_code) { self->on_reply_acked(reason_code); };
-    auto connection = mqtt::MqttConnection::open(connect, std::move(handlers));
+    auto connection = mqtt::Connection::open(connect, std::move(handlers));
     if (!connection) return connection.error();
     svc->connection_ = std::move(*connection);
     if (auto sub = svc->connection_->subscribe(svc->filter_, 1); !sub) return sub.error();
@@ -133,7 +133,7 @@ class MqttDecodeService {
   static constexpr size_t kKeepBufferBytes = size_t(1) << 20;
 
   explicit MqttDecodeService(MqttServiceOptions options)
-      : options_(std::move(options)), filter_(mqtt::mqtt_shared_frame_filter(options_.group, options_.topic_prefix)) {}
+      : options_(std::move(options)), filter_(mqtt::shared_frame_filter(options_.group, options_.topic_prefix)) {}
 
   // Where the pipeline hands a decoded frame's reply (a decode thread): published on the frame's Response Topic.
   struct ReplySink {
@@ -146,19 +146,19 @@ class MqttDecodeService {
   };
 
   // Network thread. libmosquitto has already queued the PUBACK: from here on, this worker alone owns the frame.
-  void on_message(const mqtt::MqttMessage& m) {
+  void on_message(const mqtt::Message& m) {
     ++stats_.messages_received;
     auto frame = wire::parse_frame(m.payload, m.size, options_.limits);  // a view into m.payload, no copy
     Errc status = frame.code();
     if (frame && frame->frame_size != m.size) status = Errc::length_mismatch;  // one whole frame per message
     if (status != Errc::ok) ++stats_.bad_messages;
-    auto reply_topic = mqtt::mqtt_read_response_topic(m.properties);
-    if (!reply_topic || !mqtt::mqtt_acceptable_reply_topic(*reply_topic, options_.topic_prefix)) {
+    auto reply_topic = mqtt::read_response_topic(m.properties);
+    if (!reply_topic || !mqtt::acceptable_reply_topic(*reply_topic, options_.topic_prefix)) {
       ++stats_.messages_dropped;
       note_message();
       return;
     }
-    auto correlation = mqtt::mqtt_read_correlation_data(m.properties);
+    auto correlation = mqtt::read_correlation_data(m.properties);
 
     std::unique_lock<std::mutex> lock(mutex_);
     last_message_ = std::chrono::steady_clock::now();
@@ -170,7 +170,7 @@ class MqttDecodeService {
       // docs/mqtt.md, so the device can still match the error to its frame.
       uint32_t frame_id = 0;
       if (correlation)
-        frame_id = mqtt::mqtt_frame_id_from_correlation(correlation->data(), correlation->size()).value_or(0);
+        frame_id = mqtt::frame_id_from_correlation(correlation->data(), correlation->size()).value_or(0);
       if (publish_reply(*reply_topic, correlation, FramePipeline::stream_error(status, frame_id)))
         ++stats_.bad_messages_answered;
       return;
@@ -308,7 +308,7 @@ class MqttDecodeService {
     if (correlation)
       mosquitto_property_add_binary(&raw, MQTT_PROP_CORRELATION_DATA, correlation->data(),
                                     uint16_t(correlation->size()));  // came from a 16-bit-length property
-    const mqtt::MqttProperties props(raw);
+    const mqtt::Properties props(raw);
     auto mid = connection_->publish(topic, bytes.data(), bytes.size(), 1, props.get());
     if (mid) return true;
     ++stats_.replies_failed;
@@ -369,7 +369,7 @@ class MqttDecodeService {
   std::vector<Slot*> free_slots_;
   std::vector<wire::FrameBuffer> spares_;
   size_t spares_charged_ = 0;
-  std::unique_ptr<mqtt::MqttConnection> connection_;
+  std::unique_ptr<mqtt::Connection> connection_;
   bool subscribed_ = false;
   std::once_flag shutdown_once_;
   std::mutex mutex_;
