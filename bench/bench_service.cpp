@@ -17,6 +17,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include "ratio_reporter.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -84,8 +86,9 @@ double percentile(std::vector<double> v, double q) {
 
 // Baseline: dequantize + native reconstructor in-process.
 void BM_DecodeInProcess(benchmark::State& state) {
-  server::register_builtin_backends();
-  auto backend = server::BackendRegistry::global().create("native", kNative);
+  server::BackendRegistry backends;
+  server::register_builtin_backends(backends);
+  auto backend = backends.create("native", kNative);
   const std::vector<uint8_t> frame = paper_frame(1);
   std::vector<float> x(size_t(kC) * kH * kW);
   for (auto _ : state) {
@@ -324,8 +327,10 @@ BENCHMARK(BM_DetectionInProcess)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)-
 // Through the TCP service, one worker (one core for the backend): one client keeping 2 frames in flight; the
 // replies carry the detections. frames/s and the round trip's p50/p99 on loopback.
 void BM_DetectionService(benchmark::State& state) {
-  server::register_detection_backends();  // the service creates its workers' backends from the global registry
+  server::BackendRegistry backends;  // the service creates its workers' backends from it
+  server::register_detection_backends(backends);
   server::ServiceOptions options;
+  options.registry = &backends;
   options.workers = 1;
   options.backend = detection_backend(state.range(0));
   options.backend_options = detection_options(state.range(0));
@@ -378,22 +383,14 @@ BENCHMARK(BM_DetectionService)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->U
 // Prints throughput of each service configuration as a ratio to the in-process baseline of the same run.
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
-  struct Collect : benchmark::ConsoleReporter {
-    std::map<std::string, double> fps;
-    void ReportRuns(const std::vector<Run>& runs) override {
-      for (const auto& r : runs) {
-        auto it = r.counters.find("frames_per_s");
-        if (it != r.counters.end()) fps[r.benchmark_name()] = it->second;
-      }
-      ConsoleReporter::ReportRuns(runs);
-    }
-  } reporter;
+  bench::RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
-  const auto base = reporter.fps.find("BM_DecodeInProcess/min_time:2.000/real_time");
-  if (base != reporter.fps.end() && base->second > 0) {
+  const std::map<std::string, double> throughput = reporter.counter("frames_per_s");
+  const auto base = throughput.find("BM_DecodeInProcess/min_time:2.000/real_time");
+  if (base != throughput.end() && base->second > 0) {
     std::printf("\nservice throughput / in-process decode throughput (same run, %u cores):\n",
                 std::thread::hardware_concurrency());
-    for (const auto& [name, fps] : reporter.fps)
+    for (const auto& [name, fps] : throughput)
       if (name.rfind("BM_ServiceLoopback", 0) == 0) std::printf("  %-45s %.2fx\n", name.c_str(), fps / base->second);
   }
   benchmark::Shutdown();
