@@ -71,7 +71,7 @@ bool warm_up(EmulatedDevice& device, TcpTransport& link, const std::vector<std::
              const entropy::TableSet* tables, OperatingPointTable& base, std::vector<double>& server_samples) {
   OperatingPointTable warm = base;
   DeviceLoop<EmulatedDevice> loop(device, link, warm, DeviceLoopOptions{});
-  loop.frames().set_entropy_tables(tables);
+  loop.frame_encoder().set_entropy_tables(tables);
   for (int i = 0; i < 2; ++i) {
     auto r = loop.process(inputs[0].data());
     if (!r) {
@@ -105,7 +105,7 @@ bool run_deadline(const Options& o, double deadline, const LinkTrace& segment, c
   lo.bandwidth = bandwidth_options(o);
   lo.prior_bytes_per_s = o.prior;
   DeviceLoop<EmulatedDevice> loop(device, link, table, lo);
-  loop.frames().set_entropy_tables(tables);  // null: codec 0
+  loop.frame_encoder().set_entropy_tables(tables);  // null: codec 0
   std::printf("\n=== deadline %g ms: %.0f s of trace, one frame every %g ms ===\n", deadline, segment.duration_s(),
               frame_interval(o, deadline));
   trace.restart();
