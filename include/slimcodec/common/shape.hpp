@@ -2,6 +2,7 @@
 // encoder's output, frames (wire/ stores each dimension in 16 bits and validates its range) and decoder backends.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace slimcodec {
@@ -15,5 +16,9 @@ struct Shape {
   }
   friend constexpr bool operator!=(const Shape& a, const Shape& b) noexcept { return !(a == b); }
 };
+
+// Rounds a float count up to a whole 64-byte line (16 floats), so every scratch region the layers and kernels carve
+// out of one buffer starts aligned.
+constexpr size_t align_floats(size_t n) noexcept { return (n + 15) & ~size_t(15); }
 
 }  // namespace slimcodec

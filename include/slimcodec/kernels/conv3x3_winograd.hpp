@@ -92,14 +92,14 @@ struct conv3x3_s1_winograd_f32 {
     static constexpr int kPanelNV = 6;                    // vectors of output columns per panel
     static constexpr int kChunk = kPanelNV * kLanes;
     static constexpr int kRow = kChunk + 2;               // one transformed row: chunk plus 1-column halos
-    static constexpr size_t kPanelFloats = detail::align16(size_t(Cin) * kN * kRow);
-    static constexpr size_t kWeightFloats = detail::align16(size_t(Cout) * Cin * 3 * kN);
+    static constexpr size_t kPanelFloats = align_floats(size_t(Cin) * kN * kRow);
+    static constexpr size_t kWeightFloats = align_floats(size_t(Cout) * Cin * 3 * kN);
     static constexpr size_t kScratchFloats = kPanelFloats + kWeightFloats + detail::row_stats_floats<V>(Cout);
   };
 
   // Takes the input width like conv_kxk_f32, so layers size any kernel the same way (unused here).
   static constexpr size_t scratch_floats(int = 0) noexcept {
-    return detail::align16(size_t(Cin) * kN * (6 * kMaxLanes + 2)) + detail::align16(size_t(Cout) * Cin * 3 * kN) +
+    return align_floats(size_t(Cin) * kN * (6 * kMaxLanes + 2)) + align_floats(size_t(Cout) * Cin * 3 * kN) +
            size_t(Cout) * 2 * kMaxLanes;
   }
 

@@ -27,13 +27,13 @@ struct conv1x1_f32 {
     static constexpr int kCoB = Blocking::kCoB;
     static constexpr int kNV = Blocking::kNV;
     static constexpr int kChunk = kNV * kLanes;
-    static constexpr size_t kPanelFloats = detail::align16(size_t(Cin) * kChunk);
+    static constexpr size_t kPanelFloats = align_floats(size_t(Cin) * kChunk);
     static constexpr size_t kScratchFloats = kPanelFloats + detail::row_stats_floats<V>(Cout);
   };
 
   // Takes the input width like conv_kxk_f32, so layers size any kernel the same way (unused here).
   static constexpr size_t scratch_floats(int = 0) noexcept {
-    return detail::align16(size_t(Cin) * 6 * kMaxLanes) + size_t(Cout) * 2 * kMaxLanes;
+    return align_floats(size_t(Cin) * 6 * kMaxLanes) + size_t(Cout) * 2 * kMaxLanes;
   }
 
   // in: Cin planes of n. weight: [Cout][Cin]. out: Cout planes of n. st: Cout sums / sums of squares of out.

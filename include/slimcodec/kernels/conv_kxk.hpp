@@ -41,7 +41,7 @@ struct conv_kxk_f32 {
   // Floats in one prepared half row: every output column plus halos, rounded up so a full-vector tail
   // never reads past it.
   static constexpr size_t half_floats(int w) noexcept {
-    return detail::align16(size_t(out_size(w)) + kEL + kER + 6 * kMaxLanes);
+    return align_floats(size_t(out_size(w)) + kEL + kER + 6 * kMaxLanes);
   }
   // Scratch for any arch: K ring slots + a zero row, each Cin x S halves, then row statistics.
   static constexpr size_t scratch_floats(int w) noexcept {

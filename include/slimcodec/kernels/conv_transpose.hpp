@@ -37,14 +37,14 @@ struct convt_kxk_s2_f32 {
     static constexpr int kNV = Blocking::kNV;
     static constexpr int kChunk = kNV * kLanes;
     static constexpr int kRow = kChunk + kEMax - kEMin;
-    static constexpr size_t kPanelFloats = detail::align16(size_t(Cin) * kRows * kRow);
-    static constexpr size_t kTmpFloats = detail::align16(2 * size_t(kChunk));
+    static constexpr size_t kPanelFloats = align_floats(size_t(Cin) * kRows * kRow);
+    static constexpr size_t kTmpFloats = align_floats(2 * size_t(kChunk));
     static constexpr size_t kScratchFloats = kPanelFloats + kTmpFloats + detail::row_stats_floats<V>(Cout);
   };
 
   // Takes the input width like conv_kxk_f32, so layers size any kernel the same way (unused here).
   static constexpr size_t scratch_floats(int = 0) noexcept {
-    return detail::align16(size_t(Cin) * kRows * (6 * kMaxLanes + K)) + detail::align16(12 * kMaxLanes) +
+    return align_floats(size_t(Cin) * kRows * (6 * kMaxLanes + K)) + align_floats(12 * kMaxLanes) +
            size_t(Cout) * 2 * kMaxLanes;
   }
 

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <initializer_list>
 
+#include "slimcodec/common/shape.hpp"
 #include "slimcodec/kernels/norm_act.hpp"
 #include "slimcodec/kernels/simd.hpp"
 
@@ -101,7 +102,5 @@ inline void zero_stats(float* rstat, size_t rstat_floats, int channels, ChannelS
 
 // Output rows between flushes of the float row statistics.
 inline constexpr int kFlushRows = 4;
-
-constexpr size_t align16(size_t n) { return (n + 15) & ~size_t(15); }
 
 }  // namespace slimcodec::kernels::detail
