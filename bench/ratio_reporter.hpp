@@ -21,7 +21,7 @@ class RatioReporter : public benchmark::ConsoleReporter {
       if (run.error_occurred) continue;
       const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
       if (run.run_type != Run::RT_Iteration && !median) continue;
-      const std::string name = run.run_name.function_name;
+      const std::string name = run.run_name.str();  // e.g. BM_stream_parser/244; a median's without "_median"
       if (!median && medians_.count(name)) continue;  // a repeated benchmark: its median stands
       cpu_[name] = run.GetAdjustedCPUTime();
       if (median) medians_.insert(name);
@@ -29,8 +29,9 @@ class RatioReporter : public benchmark::ConsoleReporter {
     }
   }
 
-  // CPU time per iteration (the median when repeated) of the benchmark registered as `name`; CPU time, not wall
-  // time, leaves out the time the thread spends descheduled. NaN when it did not run (filtered out, failed).
+  // CPU time per iteration (the median when repeated) of the benchmark run `name` (as registered, with its
+  // arguments: "BM_stream_parser/244"); CPU time, not wall time, leaves out the time the thread spends
+  // descheduled. NaN when it did not run (filtered out, failed).
   double cpu_time(const std::string& name) const {
     const auto it = cpu_.find(name);
     return it == cpu_.end() ? NAN : it->second;
