@@ -1,15 +1,20 @@
 // Decoder backends: registry lookup by name, callback plumbing, errors, option parsing, the native backend's
-// limits, and the reply record. Every test uses its own BackendRegistry, never the global one: the built-in
-// backends come from register_builtin_backends, not from which headers this file includes.
+// limits, the reply record, and the frame pipeline every service feeds. Every test uses its own BackendRegistry,
+// never the global one: the built-in backends come from register_builtin_backends, not from which headers this
+// file includes.
 #include <slimcodec/server/builtin.hpp>
 #include <slimcodec/server/frame_job.hpp>
+#include <slimcodec/server/pipeline.hpp>
 #include <slimcodec/wire/reply.hpp>
 
 #include <catch2/catch.hpp>
 
 #include "server/test_frames.hpp"
 
+#include <chrono>
 #include <cmath>
+#include <cstring>
+#include <future>
 #include <limits>
 
 using namespace slimcodec;
@@ -386,5 +391,88 @@ TEST_CASE("decode_frame_to_reply: admitted before allocating, and a non-finite o
     REQUIRE_FALSE(server::all_finite(v.data(), v.size()));
     v[4096] = 0.f;
     REQUIRE(server::all_finite(v.data(), v.size()));
+  }
+}
+
+TEST_CASE("frame pipeline: admits, charges, decodes on the pool, hands back the reply and the buffer, counts") {
+  server::FrameStats stats;
+  server::PipelineOptions o;
+  o.workers = 1;
+  o.memory_budget = size_t(1) << 20;
+  auto created = server::FramePipeline::create(o, stats);
+  REQUIRE(created);
+  server::FramePipeline& pipeline = **created;
+
+  // What the decode thread hands back: the reply's bytes and the frame's buffer.
+  struct Returned {
+    wire::ReplyBytes reply;
+    wire::FrameBuffer buffer;
+  };
+  struct Sink {
+    std::promise<Returned>* done;
+    bool cancelled() const { return false; }
+    void operator()(const wire::ReplyBytes* reply, wire::FrameBuffer buffer) {
+      done->set_value(Returned{*reply, std::move(buffer)});
+    }
+  };
+
+  SECTION("a valid frame: its floats charged until its reply, the reply's digest that of its values") {
+    const test::TestFrame f = test::make_frame(21, 3, 6, 8, 8, 5);
+    auto view = wire::parse_frame(f.bytes.data(), f.bytes.size());
+    REQUIRE(view);
+    const server::Admission admitted = pipeline.admit(*view);
+    REQUIRE(admitted);
+    REQUIRE(admitted.floats == 6 * 8 * 8 * sizeof(float));
+    REQUIRE(pipeline.budget().used() == admitted.floats);
+    wire::FrameBuffer buffer{std::unique_ptr<uint8_t[]>(new uint8_t[view->payload_size]), view->payload_size};
+    std::memcpy(buffer.data.get(), view->payload, view->payload_size);
+    const uint8_t* held = buffer.data.get();
+    std::promise<Returned> done;
+    auto returned = done.get_future();
+    REQUIRE(pipeline.submit(view->header, admitted, std::move(buffer), server::TaskOrder{}, Sink{&done}));
+    REQUIRE(returned.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+    const Returned r = returned.get();
+    REQUIRE(r.buffer.data.get() == held);  // the same buffer comes back, for the transport to reuse
+    auto reply = wire::parse_reply(r.reply.data(), r.reply.size());
+    REQUIRE(reply);
+    REQUIRE(reply->status == Errc::ok);
+    REQUIRE(reply->frame_id == 21);
+    REQUIRE(reply->timestamp_us == 1021);
+    REQUIRE(reply->digest == f.digest);
+    REQUIRE(pipeline.budget().used() == 0);
+    REQUIRE(stats.frames_received == 1);
+    REQUIRE(stats.frames_decode_failed == 0);
+  }
+  SECTION("refused before anything is charged: counted as refused and failed") {
+    const std::vector<uint8_t> bytes = test::tiny_codec1_frame(6, 40, 40, 22);
+    auto view = wire::parse_frame(bytes.data(), bytes.size());
+    REQUIRE(view);
+    const server::Admission refused = pipeline.admit(*view);
+    REQUIRE(refused.status == Errc::entropy_table_mismatch);  // no tables loaded
+    REQUIRE(pipeline.budget().used() == 0);
+    REQUIRE(stats.frames_refused == 1);
+    REQUIRE(stats.frames_decode_failed == 1);
+    auto reply = wire::parse_reply(server::FramePipeline::refusal(view->header, refused.status).data(), wire::kReplySize);
+    REQUIRE(reply);
+    REQUIRE(reply->status == Errc::entropy_table_mismatch);
+    REQUIRE(reply->frame_id == 22);
+  }
+  SECTION("the transport's buffer bytes are charged with the floats: over the budget, overloaded") {
+    const test::TestFrame f = test::make_frame(23, 3, 6, 8, 8, 6);
+    auto view = wire::parse_frame(f.bytes.data(), f.bytes.size());
+    REQUIRE(view);
+    REQUIRE(pipeline.admit(*view, size_t(1) << 20).status == Errc::overloaded);
+    REQUIRE(pipeline.budget().used() == 0);
+    REQUIRE(stats.frames_overloaded == 1);
+    const server::Admission fits = pipeline.admit(*view, 1024);
+    REQUIRE(fits);
+    REQUIRE(pipeline.budget().used() == fits.floats + 1024);
+    pipeline.release(fits.floats + 1024);
+    REQUIRE(pipeline.admit_unread(view->header) == Errc::overloaded);  // read through: the budget was the reason
+    REQUIRE(stats.frames_received == 3);
+  }
+  SECTION("a frame larger than the whole budget is known from its header") {
+    REQUIRE(pipeline.beyond_budget(test::header_for(8, 512, 512, 8)));
+    REQUIRE_FALSE(pipeline.beyond_budget(test::header_for(6, 8, 8, 3)));
   }
 }
