@@ -53,8 +53,9 @@ int main(int argc, char** argv) {
   auto encoder = model::Encoder<layers::paper::Encoder>::create(h, w);
   if (!encoder) return fail("encoder", encoder.error());
   if (auto ok = encoder->load(*file, "encoder"); !ok) return fail("encoder weights", ok.error());
-  server::register_builtin_backends();
-  auto decoder = server::BackendRegistry::global().create("native", {{"weights", weights_path}});
+  server::BackendRegistry backends;
+  server::register_builtin_backends(backends);
+  auto decoder = backends.create("native", {{"weights", weights_path}});
   if (!decoder) return fail("reconstructor", decoder.error());
   auto table = device::load_accuracy_table(kRepo + "/" + meta(*fixture, "table"));
 

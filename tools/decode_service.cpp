@@ -113,7 +113,7 @@ bool parse_ms(const char* text, std::chrono::milliseconds& out) {
 
 // What the command line asks for.
 struct Config {
-  slimcodec::server::ServiceOptions tcp;
+  slimcodec::server::ServiceOptions tcp;  // tcp.registry: the program's backends (main())
   std::string mqtt_broker, mqtt_group = "decoders", mqtt_client_id, mqtt_prefix = "slimcodec";
   size_t mqtt_max_queued = 64;
   size_t io_threads = 2;
@@ -160,6 +160,7 @@ int run_mqtt(const Config& config) {
   options.workers = config.tcp.workers;
   options.backend = config.tcp.backend;
   options.backend_options = config.tcp.backend_options;
+  options.registry = config.tcp.registry;
   options.entropy_tables = config.tcp.entropy_tables;
   options.limits = config.tcp.limits;
   options.max_queued = config.mqtt_max_queued;
@@ -218,7 +219,7 @@ int parse_args(int argc, char** argv, Config& c) {
       std::fputs(kUsage, stdout);
       return 0;
     } else if (arg == "--list-backends") {
-      for (const auto& name : server::BackendRegistry::global().names()) std::printf("%s\n", name.c_str());
+      for (const auto& name : c.tcp.registry->names()) std::printf("%s\n", name.c_str());
       return 0;
     } else if (arg == "--bind") {
       c.tcp.bind_address = value();
@@ -362,12 +363,14 @@ int run_tcp(const Config& c) {
 
 int main(int argc, char** argv) {
   using namespace slimcodec;
-  server::register_builtin_backends();  // identity, native (server/builtin.hpp)
+  server::BackendRegistry backends;
+  server::register_builtin_backends(backends);  // identity, native (server/builtin.hpp)
 #ifdef SLIMCODEC_HAVE_LIBTORCH
-  server::register_libtorch_backend();     // libtorch (server/libtorch.hpp)
-  server::register_detection_backends();  // detect-native, detect-torchscript (server/detection.hpp)
+  server::register_libtorch_backend(backends);     // libtorch (server/libtorch.hpp)
+  server::register_detection_backends(backends);  // detect-native, detect-torchscript (server/detection.hpp)
 #endif
   Config config;
+  config.tcp.registry = &backends;
   if (const int status = parse_args(argc, argv, config); status >= 0) return status;
   if (!load_tables(config)) return 1;
   if (config.mqtt_broker.empty()) return run_tcp(config);

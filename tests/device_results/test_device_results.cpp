@@ -45,10 +45,15 @@ class FixedDetector final : public server::DecoderBackend {
   wire::Detection dets_[2];
 };
 
-const bool kRegistered = server::BackendRegistry::global().add(
-    "test-detector", [](const server::BackendOptions&) -> Result<std::unique_ptr<server::DecoderBackend>> {
-      return std::unique_ptr<server::DecoderBackend>(new FixedDetector);
-    });
+// A registry holding "test-detector" (the services add the built-in backends themselves).
+std::unique_ptr<server::BackendRegistry> test_backends() {
+  auto registry = std::make_unique<server::BackendRegistry>();
+  registry->add("test-detector",
+                [](const server::BackendOptions&) -> Result<std::unique_ptr<server::DecoderBackend>> {
+                  return std::unique_ptr<server::DecoderBackend>(new FixedDetector);
+                });
+  return registry;
+}
 
 std::vector<float> test_input(size_t n) {
   std::vector<float> x(n);
@@ -92,11 +97,12 @@ void check_loop_results(FrameTransport& link, int frames) {
 }  // namespace
 
 TEST_CASE("device loop over TCP: each frame's detections reach the caller with its id and deadline") {
-  REQUIRE(kRegistered);
+  const auto backends = test_backends();
   asio::io_context io;
   server::ServiceOptions so;
   so.workers = 1;
   so.backend = "test-detector";
+  so.registry = backends.get();
   auto service = server::TcpService::create(io, so);
   REQUIRE(service);
   (*service)->start();
@@ -154,12 +160,13 @@ TEST_CASE("device loop over MQTT (MqttTransport): each frame's detections reach 
     WARN("skipped: no mosquitto broker at " << broker_path() << " (Debian: apt-get install mosquitto)");
     return;
   }
-  REQUIRE(kRegistered);
+  const auto backends = test_backends();
   Broker broker;
   server::MqttServiceOptions so;
   so.port = broker.port();
   so.workers = 1;
   so.backend = "test-detector";
+  so.registry = backends.get();
   auto worker = server::MqttDecodeService::start(so);
   INFO((worker ? "" : worker.error().what()));
   REQUIRE(worker);

@@ -1,7 +1,6 @@
 // Decoder backends: registry lookup by name, callback plumbing, errors, option parsing, the native backend's
-// limits, the reply record, and the frame pipeline every service feeds. Every test uses its own BackendRegistry,
-// never the global one: the built-in backends come from register_builtin_backends, not from which headers this
-// file includes.
+// limits, the reply record, and the frame pipeline every service feeds. Every test uses a BackendRegistry of its
+// own: the built-in backends come from register_builtin_backends, not from which headers this file includes.
 #include <slimcodec/server/builtin.hpp>
 #include <slimcodec/server/frame_job.hpp>
 #include <slimcodec/server/pipeline.hpp>
@@ -80,7 +79,7 @@ TEST_CASE("a callback backend is one line to register and reports its results an
   });
   REQUIRE(added);
   REQUIRE(registry.names() == std::vector<std::string>{"test-double"});
-  REQUIRE_FALSE(server::BackendRegistry::global().create("test-double"));
+  REQUIRE_FALSE(builtins().create("test-double"));  // another registry does not see it
   REQUIRE(registry.create("test-double", {{"gain", "abc"}}).code() == Errc::invalid_argument);
   auto backend = registry.create("test-double", {{"gain", "2"}});
   REQUIRE(backend);

@@ -155,7 +155,8 @@ TEST_CASE("misbehaving clients are dropped alone while good clients carry on") {
 }
 
 TEST_CASE("shutdown answers every frame already received, then closes") {
-  server::BackendRegistry::global().add("slow-identity", [](const server::BackendOptions&) {
+  server::BackendRegistry backends;
+  backends.add("slow-identity", [](const server::BackendOptions&) {
     return Result<std::unique_ptr<server::DecoderBackend>>(std::make_unique<server::CallbackBackend>(
         "slow-identity", [](const float* in, Shape shape, std::vector<float>& out,
                             Shape& out_shape) {
@@ -168,6 +169,7 @@ TEST_CASE("shutdown answers every frame already received, then closes") {
   server::ServiceOptions options;
   options.workers = 2;
   options.backend = "slow-identity";
+  options.registry = &backends;
   RunningService s(options);
   auto client = connect_to(s);
   constexpr int kFrames = 10;
@@ -636,14 +638,15 @@ TEST_CASE("each connection's read buffer is charged to the budget: connections p
 TEST_CASE("WorkerPool runs tasks by rank, then arrival, and keeps a thread for light tasks") {
   using server::DecoderBackend;
   using server::TaskOrder;
-  server::register_builtin_backends();
+  server::BackendRegistry backends;
+  server::register_builtin_backends(backends);
   std::atomic<bool> release{false}, started{false};
   auto gate = [&](DecoderBackend&, std::vector<float>&) {
     started = true;
     while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   };
   SECTION("one thread: each client's next task before anyone's later one") {
-    auto pool = server::WorkerPool::create(1, "identity", {});
+    auto pool = server::WorkerPool::create(1, "identity", {}, backends);
     REQUIRE(pool);
     REQUIRE((*pool)->submit(gate));
     REQUIRE(eventually([&] { return started.load(); }));
@@ -665,7 +668,7 @@ TEST_CASE("WorkerPool runs tasks by rank, then arrival, and keeps a thread for l
     REQUIRE(order == std::vector<int>{2, 4, 3, 6, 1, 5});
   }
   SECTION("two threads: a second heavy task waits, a light one runs beside the first") {
-    auto pool = server::WorkerPool::create(2, "identity", {});
+    auto pool = server::WorkerPool::create(2, "identity", {}, backends);
     REQUIRE(pool);
     std::atomic<bool> second_heavy{false}, light{false};
     REQUIRE((*pool)->submit(gate, TaskOrder{0, true}));
@@ -681,8 +684,9 @@ TEST_CASE("WorkerPool runs tasks by rank, then arrival, and keeps a thread for l
 }
 
 TEST_CASE("WorkerPool::stop finishes running work and drops what is queued") {
-  server::register_builtin_backends();
-  auto pool = server::WorkerPool::create(1, "identity", {});
+  server::BackendRegistry backends;
+  server::register_builtin_backends(backends);
+  auto pool = server::WorkerPool::create(1, "identity", {}, backends);
   REQUIRE(pool);
   std::atomic<bool> release{false}, started{false};
   std::atomic<int> ran{0};

@@ -290,7 +290,8 @@ TEST_CASE("a worker slower than the reply timeout: frames re-published and answe
     WARN("skipped: no mosquitto broker at " << broker_path() << " (Debian: apt-get install mosquitto)");
     return;
   }
-  server::BackendRegistry::global().add("slow-identity-mqtt", [](const server::BackendOptions&) {
+  server::BackendRegistry backends;
+  backends.add("slow-identity-mqtt", [](const server::BackendOptions&) {
     return Result<std::unique_ptr<server::DecoderBackend>>(std::make_unique<server::CallbackBackend>(
         "slow-identity-mqtt",
         [](const float* in, Shape shape, std::vector<float>& out, Shape& out_shape) {
@@ -305,6 +306,7 @@ TEST_CASE("a worker slower than the reply timeout: frames re-published and answe
   o.port = broker.port();
   o.workers = 4;
   o.backend = "slow-identity-mqtt";
+  o.registry = &backends;
   auto worker = server::MqttDecodeService::start(o);
   REQUIRE(worker);
   auto device = device::MqttDeviceClient::connect(device_options(broker.port(), "impatient", 100ms));

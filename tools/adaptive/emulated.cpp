@@ -1,6 +1,7 @@
 #include "emulated.hpp"
 
 #include <slimcodec/device/calibration.hpp>
+#include <slimcodec/server/builtin.hpp>
 #include <slimcodec/weights/safetensors.hpp>
 
 #include <time.h>
@@ -64,7 +65,9 @@ Result<std::unique_ptr<server::DecoderBackend>> make_padded_backend(const server
   auto inner_name = o.find("inner");
   auto pad = o.find("pad_ms");
   if (inner_name == o.end() || pad == o.end()) return Error{Errc::invalid_argument, "emulated-server: inner and pad_ms"};
-  auto inner = server::BackendRegistry::global().create(inner_name->second, o);
+  server::BackendRegistry builtin;  // the wrapped backend: "identity" or "native"
+  server::register_builtin_backends(builtin);
+  auto inner = builtin.create(inner_name->second, o);
   if (!inner) return inner.error();
   return std::unique_ptr<server::DecoderBackend>(new PaddedBackend(std::move(*inner), std::atof(pad->second.c_str())));
 }

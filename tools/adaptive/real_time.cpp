@@ -35,9 +35,10 @@ struct TraceControl {
 // when there is one, started. Null after printing why not.
 std::unique_ptr<server::TcpService> start_decode_service(const Options& o, asio::io_context& io, emulation::TcLink* tc,
                                                          const SharedTables& tables) {
-  server::register_builtin_backends();  // "identity" and "native", which the emulated server wraps
-  server::BackendRegistry::global().add("emulated-server", make_padded_backend);
+  server::BackendRegistry backends;  // used while the service is created; the built-in ones are added by it
+  backends.add("emulated-server", make_padded_backend);
   server::ServiceOptions so;
+  so.registry = &backends;
   so.workers = 1;  // one device, one frame in flight
   so.backend = o.server_ms > 0 ? "emulated-server" : o.backend;
   so.backend_options = {{"inner", o.backend}, {"pad_ms", std::to_string(o.server_ms)}};

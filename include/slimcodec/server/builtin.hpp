@@ -10,7 +10,7 @@
 namespace slimcodec::server {
 
 // Adds "identity" and "native" to `registry` (a name already taken keeps its factory). Idempotent.
-inline void register_builtin_backends(BackendRegistry& registry = BackendRegistry::global()) {
+inline void register_builtin_backends(BackendRegistry& registry) {
   registry.add("identity", make_identity_backend);
   registry.add("native", NativeBackend<>::create);
 }

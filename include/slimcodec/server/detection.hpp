@@ -7,7 +7,7 @@
 // Both also take [threads=<n>] [top_k=1..100] [score_threshold=<float in (0, 1]>] (default 100, 0.1). Boxes are in
 // the pixels of the model's input (4 x the maps' width and height). The backend's feature map is the 84 maps.
 // Optional like libtorch.hpp: include only when building with LibTorch. Registered explicitly by
-// register_detection_backends().
+// register_detection_backends(registry).
 #pragma once
 
 #include <slimcodec/server/centernet.hpp>
@@ -132,7 +132,7 @@ class DetectionBackend final : public DecoderBackend {
 };
 
 // Adds "detect-native" and "detect-torchscript" to `registry`; false when a name was already taken.
-inline bool register_detection_backends(BackendRegistry& registry = BackendRegistry::global()) {
+inline bool register_detection_backends(BackendRegistry& registry) {
   const bool a = registry.add("detect-native", DetectionBackend::create_native_tail);
   const bool b = registry.add("detect-torchscript", DetectionBackend::create_torchscript);
   return a && b;

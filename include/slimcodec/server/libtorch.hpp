@@ -57,7 +57,7 @@ class LibTorchBackend final : public DecoderBackend {
 };
 
 // Adds "libtorch" to `registry`; false when the name was already taken. Explicit, like the built-in backends.
-inline bool register_libtorch_backend(BackendRegistry& registry = BackendRegistry::global()) {
+inline bool register_libtorch_backend(BackendRegistry& registry) {
   return registry.add("libtorch", LibTorchBackend::create);
 }
 

@@ -34,7 +34,9 @@ struct MqttServiceOptions {
   size_t workers = 2;  // decode threads, each with its own backend instance
   std::string backend = "identity";
   BackendOptions backend_options;
-  BackendRegistry* registry = nullptr;  // nullptr: BackendRegistry::global(); the built-in backends are added to it
+  // Where `backend` is looked up, only while start() runs (the built-in backends are added to it); nullptr: a
+  // registry of the service's own holding just the built-in ones.
+  BackendRegistry* registry = nullptr;
   // The codec-1 (rANS) tables frames may name; without them a codec-1 frame is answered entropy_table_mismatch.
   std::shared_ptr<const entropy::TableSet> entropy_tables;
   wire::ParserLimits limits;

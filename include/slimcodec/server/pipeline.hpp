@@ -35,7 +35,8 @@ struct PipelineOptions {
   size_t workers = 2;  // decode threads, each with its own backend instance
   std::string backend = "identity";
   BackendOptions backend_options;
-  // Where `backend` is looked up; nullptr: BackendRegistry::global(). The built-in backends are added to it.
+  // Where `backend` is looked up, only while the pipeline is created (the built-in backends are added to it);
+  // nullptr: a registry of the pipeline's own holding just the built-in ones.
   BackendRegistry* registry = nullptr;
   // The codec-1 (rANS) tables frames may name; without them a codec-1 frame is answered entropy_table_mismatch.
   std::shared_ptr<const entropy::TableSet> entropy_tables;
@@ -54,8 +55,10 @@ class FramePipeline {
  public:
   // `stats` outlives the pipeline (it is the service's).
   static Result<std::unique_ptr<FramePipeline>> create(PipelineOptions options, FrameStats& stats) {
-    BackendRegistry& registry = options.registry ? *options.registry : BackendRegistry::global();
+    BackendRegistry builtin;
+    BackendRegistry& registry = options.registry ? *options.registry : builtin;
     register_builtin_backends(registry);
+    options.registry = nullptr;  // not kept: the backends are created below
     if (!options.budget &&
         !try_allocate([&] { options.budget = std::make_shared<MemoryBudget>(options.memory_budget); }))
       return Error{Errc::out_of_memory, "memory budget"};

@@ -1,6 +1,7 @@
-// Run-time registry of decoder backends by name. Adding a backend is one class and one call, made by the program
-// before it creates backends or services: registry.add("mine", make_my_backend). The built-in ones ("identity",
-// "native") are added by register_builtin_backends (builtin.hpp), which the services call themselves.
+// Run-time registry of decoder backends by name: an object the program owns (there is no process-wide one). Adding
+// a backend is one class and one call, made before the registry creates backends or services use it:
+// registry.add("mine", make_my_backend). The built-in ones ("identity", "native") are added by
+// register_builtin_backends (builtin.hpp); a service given no registry uses one of its own holding just those.
 #pragma once
 
 #include <slimcodec/server/backend.hpp>
@@ -41,10 +42,9 @@ inline Result<std::optional<uint64_t>> option_u64(const BackendOptions& options,
 
 class BackendRegistry {
  public:
-  static BackendRegistry& global() {
-    static BackendRegistry registry;
-    return registry;
-  }
+  BackendRegistry() = default;
+  BackendRegistry(const BackendRegistry&) = delete;
+  BackendRegistry& operator=(const BackendRegistry&) = delete;
 
   // Returns false (and keeps the first) when the name is taken.
   bool add(std::string name, BackendFactory factory) {

@@ -20,8 +20,8 @@ struct ServiceOptions {
   size_t workers = 2;
   std::string backend = "identity";
   BackendOptions backend_options;
-  // Where `backend` is looked up; nullptr: BackendRegistry::global(). The service adds the built-in backends
-  // (register_builtin_backends) to it.
+  // Where `backend` is looked up, only while create() runs (the service adds the built-in backends to it:
+  // register_builtin_backends); nullptr: a registry of the service's own holding just the built-in ones.
   BackendRegistry* registry = nullptr;
   // The codec-1 (rANS) tables frames may name (weights/entropy_tables.hpp loads them from a *.entropy.safetensors
   // file). Without them, or when a frame names other tables, a codec-1 frame is answered entropy_table_mismatch.

@@ -103,10 +103,9 @@ class WorkerPool {
  public:
   using Task = PoolTask;
 
-  // Backends come from `registry` (the global one by default).
+  // Backends come from `registry`, which is used only here: each worker's backend is created before this returns.
   static Result<std::unique_ptr<WorkerPool>> create(size_t workers, const std::string& backend,
-                                                    const BackendOptions& options,
-                                                    const BackendRegistry& registry = BackendRegistry::global()) {
+                                                    const BackendOptions& options, const BackendRegistry& registry) {
     if (workers == 0) return Error{Errc::invalid_argument, "worker count must be at least 1"};
     std::unique_ptr<WorkerPool> pool(new WorkerPool());
     for (size_t i = 0; i < workers; ++i) {
