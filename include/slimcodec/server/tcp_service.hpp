@@ -29,7 +29,7 @@ class TcpService {
  public:
   static Result<std::unique_ptr<TcpService>> create(asio::io_context& io, ServiceOptions options) {
     std::unique_ptr<TcpService> svc;
-    if (!try_allocate([&] { svc.reset(new TcpService(io, std::move(options))); }))
+    if (!try_allocate([&] { svc.reset(new TcpService(std::move(options))); }))
       return Error{Errc::out_of_memory, "TCP service"};
     auto pipeline = FramePipeline::create(svc->options_.pipeline_options(), svc->stats_);
     if (!pipeline) return pipeline.error();
@@ -65,9 +65,8 @@ class TcpService {
   FramePipeline& pipeline() { return *pipeline_; }
 
  private:
-  TcpService(asio::io_context& io, ServiceOptions options) : io_(io), options_(std::move(options)) {}
+  explicit TcpService(ServiceOptions options) : options_(std::move(options)) {}
 
-  asio::io_context& io_;
   ServiceOptions options_;
   ServiceStats stats_;
   std::unique_ptr<FramePipeline> pipeline_;
