@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "../tests/kernels/kernel_list.hpp"
-#include "slimcodec/layers/paper.hpp"
-#include "slimcodec/layers/random_init.hpp"
-#include "slimcodec/model/encoder.hpp"
-#include "slimcodec/model/network.hpp"
+#include <slimcodec/layers/paper.hpp>
+#include <slimcodec/layers/random_init.hpp>
+#include <slimcodec/model/encoder.hpp>
+#include <slimcodec/model/network.hpp>
 
 namespace {
 

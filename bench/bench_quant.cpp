@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "slimcodec/quant/quant.hpp"
+#include <slimcodec/quant/quant.hpp>
 
 #include "ratio_reporter.hpp"
 

@@ -8,7 +8,7 @@
 #include <random>
 #include <vector>
 
-#include "slimcodec/wire/wire.hpp"
+#include <slimcodec/wire/wire.hpp>
 
 #include "ratio_reporter.hpp"
 

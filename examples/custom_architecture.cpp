@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <vector>
 
-#include "slimcodec/layers/layers.hpp"
-#include "slimcodec/model/encoder.hpp"
+#include <slimcodec/layers/layers.hpp>
+#include <slimcodec/model/encoder.hpp>
 
 using namespace slimcodec::layers;
 

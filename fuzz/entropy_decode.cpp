@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "fuzz_check.hpp"
-#include "slimcodec/codec.hpp"
-#include "slimcodec/entropy/entropy.hpp"
+#include <slimcodec/codec.hpp>
+#include <slimcodec/entropy/entropy.hpp>
 
 using namespace slimcodec;
 using namespace slimcodec::entropy;

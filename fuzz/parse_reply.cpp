@@ -7,7 +7,7 @@
 #include <cstdint>
 
 #include "fuzz_check.hpp"
-#include "slimcodec/wire/reply.hpp"
+#include <slimcodec/wire/reply.hpp>
 
 using namespace slimcodec;
 using namespace slimcodec::wire;

@@ -6,7 +6,7 @@
 #include <cstdint>
 
 #include "fuzz_check.hpp"
-#include "slimcodec/wire/wire.hpp"
+#include <slimcodec/wire/wire.hpp>
 
 using namespace slimcodec;
 using namespace slimcodec::wire;

@@ -10,8 +10,8 @@
 
 #include "fuzz_check.hpp"
 #include "ref_pack.hpp"
-#include "slimcodec/quant/quant.hpp"
-#include "slimcodec/wire/wire.hpp"
+#include <slimcodec/quant/quant.hpp>
+#include <slimcodec/wire/wire.hpp>
 
 using namespace slimcodec;
 using namespace slimcodec::wire;

@@ -2,11 +2,11 @@
 // parse + dequantize back. The glue between quant/ and wire/ that devices and servers both use.
 #pragma once
 
-#include <slimcodec/common/shape.hpp>
-#include <slimcodec/entropy/rans.hpp>
-#include <slimcodec/quant/quant.hpp>
-#include <slimcodec/wire/parser.hpp>
-#include <slimcodec/wire/writer.hpp>
+#include "slimcodec/common/shape.hpp"
+#include "slimcodec/entropy/rans.hpp"
+#include "slimcodec/quant/quant.hpp"
+#include "slimcodec/wire/parser.hpp"
+#include "slimcodec/wire/writer.hpp"
 
 namespace slimcodec {
 

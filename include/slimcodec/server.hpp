@@ -5,14 +5,14 @@
 // (Asio), server/mqtt_service.hpp (libmosquitto), server/libtorch.hpp (LibTorch).
 #pragma once
 
-#include <slimcodec/slimcodec.hpp>
+#include "slimcodec/slimcodec.hpp"
 
-#include <slimcodec/server/backend.hpp>
-#include <slimcodec/server/callback.hpp>
-#include <slimcodec/server/native.hpp>
-#include <slimcodec/server/registry.hpp>
+#include "slimcodec/server/backend.hpp"
+#include "slimcodec/server/callback.hpp"
+#include "slimcodec/server/native.hpp"
+#include "slimcodec/server/registry.hpp"
 
-#include <slimcodec/server/frame_job.hpp>
-#include <slimcodec/server/pipeline.hpp>
-#include <slimcodec/wire/reply.hpp>
-#include <slimcodec/server/worker_pool.hpp>
+#include "slimcodec/server/frame_job.hpp"
+#include "slimcodec/server/pipeline.hpp"
+#include "slimcodec/wire/reply.hpp"
+#include "slimcodec/server/worker_pool.hpp"

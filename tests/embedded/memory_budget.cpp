@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <string>
 
-#include "slimcodec/io/file.hpp"
+#include <slimcodec/io/file.hpp>
 
 namespace {
 

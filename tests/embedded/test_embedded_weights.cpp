@@ -13,9 +13,9 @@
 #include "encoder_weights.hpp"
 #include "kernels/test_util.hpp"
 #include "odd_weights.hpp"
-#include "slimcodec/layers/paper.hpp"
-#include "slimcodec/model/encoder.hpp"
-#include "slimcodec/weights/safetensors.hpp"
+#include <slimcodec/layers/paper.hpp>
+#include <slimcodec/model/encoder.hpp>
+#include <slimcodec/weights/safetensors.hpp>
 
 using namespace slimcodec;
 using weights::SafeTensorsFile;

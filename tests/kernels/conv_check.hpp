@@ -11,7 +11,7 @@
 
 #include "kernels/kernel_list.hpp"
 #include "kernels/test_util.hpp"
-#include "slimcodec/kernels/ref/conv.hpp"
+#include <slimcodec/kernels/ref/conv.hpp>
 
 namespace slimcodec::test {
 using kernels::ChannelStats;

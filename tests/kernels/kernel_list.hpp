@@ -5,10 +5,10 @@
 #include <string>
 #include <tuple>
 
-#include "slimcodec/kernels/conv3x3_winograd.hpp"
-#include "slimcodec/kernels/conv_1x1.hpp"
-#include "slimcodec/kernels/conv_kxk.hpp"
-#include "slimcodec/kernels/conv_transpose.hpp"
+#include <slimcodec/kernels/conv3x3_winograd.hpp>
+#include <slimcodec/kernels/conv_1x1.hpp>
+#include <slimcodec/kernels/conv_kxk.hpp>
+#include <slimcodec/kernels/conv_transpose.hpp>
 
 namespace slimcodec::test {
 

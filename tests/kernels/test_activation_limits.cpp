@@ -3,7 +3,7 @@
 // arch, on the baseline generic path (SSE2 / NEON: the one a -march=native sanitizer build never runs) and on
 // plain float. Under UBSan a signed overflow fails the test: the generic path must not multiply NaN's bits by 2^23
 // as a signed integer.
-#include "slimcodec/kernels/activation.hpp"
+#include <slimcodec/kernels/activation.hpp>
 
 #include <catch2/catch.hpp>
 

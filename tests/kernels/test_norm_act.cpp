@@ -6,12 +6,12 @@
 #include <vector>
 
 #include "kernels/test_util.hpp"
-#include "slimcodec/kernels/activation.hpp"
-#include "slimcodec/kernels/conv_1x1.hpp"
-#include "slimcodec/kernels/norm_act.hpp"
-#include "slimcodec/kernels/ref/conv.hpp"
-#include "slimcodec/kernels/ref/norm_act.hpp"
-#include "slimcodec/kernels/squeeze_excite.hpp"
+#include <slimcodec/kernels/activation.hpp>
+#include <slimcodec/kernels/conv_1x1.hpp>
+#include <slimcodec/kernels/norm_act.hpp>
+#include <slimcodec/kernels/ref/conv.hpp>
+#include <slimcodec/kernels/ref/norm_act.hpp>
+#include <slimcodec/kernels/squeeze_excite.hpp>
 
 using namespace slimcodec;
 

@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "slimcodec/layers/random_init.hpp"
+#include <slimcodec/layers/random_init.hpp>
 
 namespace slimcodec::test {
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Checks the rooms of include/slimcodec/ (README "Layout"): the wire core includes only itself, the network code
 only the core, and the device and server sides the core and the network but never each other; nothing in
-include/ reaches into tools/. Exit 1 with every offending line listed."""
+include/ reaches into tools/; inside include/ the library's own headers are included quoted. Exit 1 with every
+offending line listed."""
 import pathlib
 import re
 import sys
@@ -51,6 +52,8 @@ def main():
                 problems.append(f"{rel}:{n}: includes {target}: tools are not library")
             if not target.startswith("slimcodec/"):
                 continue
+            if '"' not in line:  # one style: the library's own headers quoted inside include/, <...> outside it
+                problems.append(f"{rel}:{n}: includes <{target}>: write \"{target}\" inside include/")
             parts = pathlib.PurePosixPath(target).parts
             other = room_of(parts[1]) if len(parts) > 1 else None
             if other is None:

@@ -8,8 +8,8 @@
 #include <string_view>
 #include <vector>
 
-#include "slimcodec/common/result.hpp"
-#include "slimcodec/layers/random_init.hpp"
+#include <slimcodec/common/result.hpp>
+#include <slimcodec/layers/random_init.hpp>
 
 namespace slimcodec::test {
 

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "kernels/test_util.hpp"
-#include "slimcodec/layers/layers.hpp"
-#include "slimcodec/model/aligned_buffer.hpp"
+#include <slimcodec/layers/layers.hpp>
+#include <slimcodec/model/aligned_buffer.hpp>
 
 using namespace slimcodec;
 using namespace slimcodec::layers;

@@ -6,8 +6,8 @@
 
 #include "kernels/test_util.hpp"
 #include "layers/map_source.hpp"
-#include "slimcodec/layers/layers.hpp"
-#include "slimcodec/model/encoder.hpp"
+#include <slimcodec/layers/layers.hpp>
+#include <slimcodec/model/encoder.hpp>
 
 using namespace slimcodec;
 using namespace slimcodec::layers;

@@ -7,8 +7,8 @@
 #include <new>
 #include <vector>
 
-#include "slimcodec/layers/paper.hpp"
-#include "slimcodec/model/encoder.hpp"
+#include <slimcodec/layers/paper.hpp>
+#include <slimcodec/model/encoder.hpp>
 
 namespace {
 std::atomic<long> g_allocations{0};

@@ -7,10 +7,10 @@
 #include <vector>
 
 #include "kernels/test_util.hpp"
-#include "slimcodec/layers/paper.hpp"
-#include "slimcodec/model/aligned_buffer.hpp"
-#include "slimcodec/model/encoder.hpp"
-#include "slimcodec/weights/safetensors.hpp"
+#include <slimcodec/layers/paper.hpp>
+#include <slimcodec/model/aligned_buffer.hpp>
+#include <slimcodec/model/encoder.hpp>
+#include <slimcodec/weights/safetensors.hpp>
 
 using namespace slimcodec;
 using layers::Shape;

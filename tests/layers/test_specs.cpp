@@ -5,8 +5,8 @@
 #include <string>
 
 #include "layers/map_source.hpp"
-#include "slimcodec/layers/layers.hpp"
-#include "slimcodec/model/network.hpp"
+#include <slimcodec/layers/layers.hpp>
+#include <slimcodec/model/network.hpp>
 
 using namespace slimcodec;
 using namespace slimcodec::layers;

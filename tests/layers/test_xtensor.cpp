@@ -3,8 +3,8 @@
 
 #include <vector>
 
-#include "slimcodec/layers/layers.hpp"
-#include "slimcodec/model/xtensor_api.hpp"
+#include <slimcodec/layers/layers.hpp>
+#include <slimcodec/model/xtensor_api.hpp>
 
 using namespace slimcodec;
 using namespace slimcodec::layers;

@@ -9,10 +9,10 @@
 #include <cstring>
 #include <vector>
 
-#include "slimcodec/layers/paper.hpp"
-#include "slimcodec/model/encoder.hpp"
-#include "slimcodec/model/network.hpp"
-#include "slimcodec/quant/quant.hpp"
+#include <slimcodec/layers/paper.hpp>
+#include <slimcodec/model/encoder.hpp>
+#include <slimcodec/model/network.hpp>
+#include <slimcodec/quant/quant.hpp>
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include <limits>
 #include <vector>
 
-#include "slimcodec/quant/quant.hpp"
+#include <slimcodec/quant/quant.hpp>
 
 namespace quant = slimcodec::quant;
 using slimcodec::Errc;

@@ -17,7 +17,7 @@
 #include <hwy/foreach_target.h>  // re-includes this file once per target
 #include <hwy/highway.h>
 
-#include "slimcodec/quant/pack-inl.h"
+#include <slimcodec/quant/pack-inl.h>
 
 // ---- per target: one function per entry point, in namespace <yours>::HWY_NAMESPACE
 HWY_BEFORE_NAMESPACE();
@@ -51,7 +51,7 @@ HWY_AFTER_NAMESPACE();
 #include <vector>
 
 #include "quant/quant_test_util.hpp"
-#include "slimcodec/quant/ref.hpp"
+#include <slimcodec/quant/ref.hpp>
 
 namespace quant_dispatch_example {
 

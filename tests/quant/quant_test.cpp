@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "quant/quant_test_util.hpp"
-#include "slimcodec/quant/quant.hpp"
+#include <slimcodec/quant/quant.hpp>
 
 namespace quant = slimcodec::quant;
 using quant::Bounds;

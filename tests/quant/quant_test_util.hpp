@@ -9,8 +9,8 @@
 #include <random>
 #include <vector>
 
-#include "slimcodec/quant/layout.hpp"
-#include "slimcodec/quant/params.hpp"
+#include <slimcodec/quant/layout.hpp>
+#include <slimcodec/quant/params.hpp>
 
 namespace slimcodec::quant::test {
 

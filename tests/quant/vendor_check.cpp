@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "slimcodec/quant/quant.hpp"
+#include <slimcodec/quant/quant.hpp>
 
 int main() {
   namespace quant = slimcodec::quant;

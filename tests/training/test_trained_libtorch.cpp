@@ -11,13 +11,13 @@
 #include <string>
 #include <vector>
 
-#include "slimcodec/codec.hpp"
-#include "slimcodec/io/image.hpp"
-#include "slimcodec/io/preprocess.hpp"
-#include "slimcodec/layers/paper.hpp"
-#include "slimcodec/model/encoder.hpp"
-#include "slimcodec/quant/bound_rules.hpp"
-#include "slimcodec/weights/safetensors.hpp"
+#include <slimcodec/codec.hpp>
+#include <slimcodec/io/image.hpp>
+#include <slimcodec/io/preprocess.hpp>
+#include <slimcodec/layers/paper.hpp>
+#include <slimcodec/model/encoder.hpp>
+#include <slimcodec/quant/bound_rules.hpp>
+#include <slimcodec/weights/safetensors.hpp>
 
 using namespace slimcodec;
 using weights::SafeTensorsFile;

@@ -12,15 +12,15 @@
 #include <string>
 #include <vector>
 
-#include "slimcodec/device/accuracy_table.hpp"
-#include "slimcodec/codec.hpp"
-#include "slimcodec/io/image.hpp"
-#include "slimcodec/io/preprocess.hpp"
-#include "slimcodec/layers/paper.hpp"
-#include "slimcodec/model/encoder.hpp"
-#include "slimcodec/quant/bound_rules.hpp"
-#include "slimcodec/weights/safetensors.hpp"
-#include "slimcodec/weights/to_float.hpp"
+#include <slimcodec/device/accuracy_table.hpp>
+#include <slimcodec/codec.hpp>
+#include <slimcodec/io/image.hpp>
+#include <slimcodec/io/preprocess.hpp>
+#include <slimcodec/layers/paper.hpp>
+#include <slimcodec/model/encoder.hpp>
+#include <slimcodec/quant/bound_rules.hpp>
+#include <slimcodec/weights/safetensors.hpp>
+#include <slimcodec/weights/to_float.hpp>
 
 using namespace slimcodec;
 using weights::SafeTensorsFile;

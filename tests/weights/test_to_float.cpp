@@ -8,7 +8,7 @@
 #include <limits>
 #include <vector>
 
-#include "slimcodec/weights/to_float.hpp"
+#include <slimcodec/weights/to_float.hpp>
 
 using namespace slimcodec;
 using weights::DType;

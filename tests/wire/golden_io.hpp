@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "slimcodec/common/result.hpp"
-#include "slimcodec/wire/frame.hpp"
+#include <slimcodec/common/result.hpp>
+#include <slimcodec/wire/frame.hpp>
 
 namespace slimcodec::wire::golden {
 

@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "slimcodec/wire/frame.hpp"
+#include <slimcodec/wire/frame.hpp>
 
 namespace slimcodec::wire::ref {
 

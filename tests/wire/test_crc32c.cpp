@@ -5,7 +5,7 @@
 #include <random>
 #include <vector>
 
-#include "slimcodec/common/crc32c.hpp"
+#include <slimcodec/common/crc32c.hpp>
 
 using namespace slimcodec;
 

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <limits>
 
-#include "slimcodec/wire/frame.hpp"
-#include "slimcodec/wire/header_codec.hpp"
+#include <slimcodec/wire/frame.hpp>
+#include <slimcodec/wire/header_codec.hpp>
 
 using namespace slimcodec;
 using namespace slimcodec::wire;

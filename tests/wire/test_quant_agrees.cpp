@@ -7,7 +7,7 @@
 #include <random>
 
 #include "golden_io.hpp"
-#include "slimcodec/quant/quant.hpp"
+#include <slimcodec/quant/quant.hpp>
 #include "wire_test_util.hpp"
 
 using namespace slimcodec;

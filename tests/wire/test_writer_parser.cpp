@@ -5,7 +5,7 @@
 #include <random>
 #include <vector>
 
-#include "slimcodec/codec.hpp"
+#include <slimcodec/codec.hpp>
 #include "wire_test_util.hpp"
 
 using namespace slimcodec;

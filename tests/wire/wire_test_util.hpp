@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "ref_pack.hpp"
-#include "slimcodec/wire/wire.hpp"
+#include <slimcodec/wire/wire.hpp>
 
 namespace slimcodec::wire::test {
 

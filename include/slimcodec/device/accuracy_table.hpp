@@ -3,9 +3,9 @@
 // project's JSON reader (weights/json_reader.hpp), numbers in full JSON syntax since accuracies are fractional.
 #pragma once
 
-#include <slimcodec/device/controller.hpp>
-#include <slimcodec/io/file.hpp>
-#include <slimcodec/weights/json_reader.hpp>
+#include "slimcodec/device/controller.hpp"
+#include "slimcodec/io/file.hpp"
+#include "slimcodec/weights/json_reader.hpp"
 
 #include <string>
 #include <string_view>

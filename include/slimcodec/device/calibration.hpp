@@ -3,7 +3,7 @@
 // the same entries from every frame's measured time.
 #pragma once
 
-#include <slimcodec/device/frame_encoder.hpp>
+#include "slimcodec/device/frame_encoder.hpp"
 
 #include <algorithm>
 #include <array>

@@ -4,7 +4,7 @@
 // Hysteresis keeps it from flapping between neighbours. No allocation; a decision is a scan of <= 34 entries.
 #pragma once
 
-#include <slimcodec/device/operating_points.hpp>
+#include "slimcodec/device/operating_points.hpp"
 
 #include <algorithm>
 #include <cmath>

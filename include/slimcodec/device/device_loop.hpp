@@ -6,12 +6,12 @@
 // whether the deadline was met. No allocation after create().
 #pragma once
 
-#include <slimcodec/device/bandwidth.hpp>
-#include <slimcodec/device/controller.hpp>
-#include <slimcodec/device/frame_encoder.hpp>
-#include <slimcodec/device/frame_transport.hpp>
+#include "slimcodec/device/bandwidth.hpp"
+#include "slimcodec/device/controller.hpp"
+#include "slimcodec/device/frame_encoder.hpp"
+#include "slimcodec/device/frame_transport.hpp"
 
-#include <slimcodec/wire/detection.hpp>
+#include "slimcodec/wire/detection.hpp"
 
 #include <algorithm>
 #include <array>

@@ -3,9 +3,9 @@
 // controller's operating-point table is calibrated and refreshed from exactly this time.
 #pragma once
 
-#include <slimcodec/device/operating_points.hpp>
-#include <slimcodec/codec.hpp>
-#include <slimcodec/quant/bound_rules.hpp>
+#include "slimcodec/device/operating_points.hpp"
+#include "slimcodec/codec.hpp"
+#include "slimcodec/quant/bound_rules.hpp"
 
 #include <chrono>
 #include <cstdint>

@@ -2,8 +2,8 @@
 // transport interface: device/tcp_transport.hpp and device/mqtt_transport.hpp implement it; so can BLE, UART, QUIC.
 #pragma once
 
-#include <slimcodec/common/result.hpp>
-#include <slimcodec/wire/reply.hpp>
+#include "slimcodec/common/result.hpp"
+#include "slimcodec/wire/reply.hpp"
 
 #include <chrono>
 #include <cstddef>

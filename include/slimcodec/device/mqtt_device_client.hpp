@@ -3,10 +3,10 @@
 // timeout, and replies are deduplicated by frame id, so the application sees exactly one reply per frame.
 #pragma once
 
-#include <slimcodec/mqtt/connection.hpp>
-#include <slimcodec/mqtt/conventions.hpp>
-#include <slimcodec/wire/reply.hpp>  // server:: names for wire/reply.hpp
-#include <slimcodec/wire/parser.hpp>
+#include "slimcodec/mqtt/connection.hpp"
+#include "slimcodec/mqtt/conventions.hpp"
+#include "slimcodec/wire/reply.hpp"  // server:: names for wire/reply.hpp
+#include "slimcodec/wire/parser.hpp"
 
 #include <algorithm>
 #include <atomic>

@@ -4,8 +4,8 @@
 // Needs libmosquitto, like serve/mqtt_device_client.hpp.
 #pragma once
 
-#include <slimcodec/device/frame_transport.hpp>
-#include <slimcodec/device/mqtt_device_client.hpp>
+#include "slimcodec/device/frame_transport.hpp"
+#include "slimcodec/device/mqtt_device_client.hpp"
 
 namespace slimcodec::device {
 

@@ -3,7 +3,7 @@
 // accuracy comes from the training table. Fixed-size, no allocation.
 #pragma once
 
-#include <slimcodec/codec.hpp>
+#include "slimcodec/codec.hpp"
 
 #include <array>
 #include <cstddef>

@@ -3,7 +3,7 @@
 // breaks the stream.
 #pragma once
 
-#include <slimcodec/device/frame_transport.hpp>
+#include "slimcodec/device/frame_transport.hpp"
 
 #include <asio.hpp>
 

@@ -1,7 +1,7 @@
 // Whole-file read and write with typed errors (io_error), shared by the weights and image loaders.
 #pragma once
 
-#include <slimcodec/common/result.hpp>
+#include "slimcodec/common/result.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -3,9 +3,9 @@
 // including this header to compile stb_image (JPEG and PNG only) into that translation unit instead.
 #pragma once
 
-#include <slimcodec/common/result.hpp>
-#include <slimcodec/io/file.hpp>
-#include <slimcodec/io/preprocess.hpp>
+#include "slimcodec/common/result.hpp"
+#include "slimcodec/io/file.hpp"
+#include "slimcodec/io/preprocess.hpp"
 
 #include <climits>
 #include <cstddef>

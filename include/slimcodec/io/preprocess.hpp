@@ -2,7 +2,7 @@
 // resized bilinearly with half-pixel centres straight into the normalized CHW float tensor. No allocation.
 #pragma once
 
-#include <slimcodec/common/result.hpp>
+#include "slimcodec/common/result.hpp"
 
 #include <algorithm>
 #include <cstddef>

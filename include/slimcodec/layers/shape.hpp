@@ -1,7 +1,7 @@
 // The conv output-size rules of the layer specs; the shape and the scratch alignment are common/shape.hpp.
 #pragma once
 
-#include <slimcodec/common/shape.hpp>
+#include "slimcodec/common/shape.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -3,7 +3,7 @@
 // MQTT 5 properties. Shared by the MQTT decode service and the MQTT device client (docs/mqtt.md).
 #pragma once
 
-#include <slimcodec/common/result.hpp>
+#include "slimcodec/common/result.hpp"
 
 #include <mosquitto.h>
 #include <mqtt_protocol.h>

@@ -3,7 +3,7 @@
 // One place, so devices, workers, tests and other-language clients agree.
 #pragma once
 
-#include <slimcodec/common/byte_order.hpp>
+#include "slimcodec/common/byte_order.hpp"
 
 #include <array>
 #include <cstddef>

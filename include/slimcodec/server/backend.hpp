@@ -2,9 +2,9 @@
 // of the network consumes. Backends are chosen by name at run time (see registry.hpp).
 #pragma once
 
-#include <slimcodec/common/result.hpp>
-#include <slimcodec/common/shape.hpp>
-#include <slimcodec/wire/detection.hpp>
+#include "slimcodec/common/result.hpp"
+#include "slimcodec/common/shape.hpp"
+#include "slimcodec/wire/detection.hpp"
 
 #include <cstddef>
 #include <cstdint>

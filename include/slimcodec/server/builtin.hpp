@@ -3,9 +3,9 @@
 // headers a program happens to include; a program that creates backends itself calls it once first.
 #pragma once
 
-#include <slimcodec/server/callback.hpp>
-#include <slimcodec/server/native.hpp>
-#include <slimcodec/server/registry.hpp>
+#include "slimcodec/server/callback.hpp"
+#include "slimcodec/server/native.hpp"
+#include "slimcodec/server/registry.hpp"
 
 namespace slimcodec::server {
 

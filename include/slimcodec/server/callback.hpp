@@ -2,8 +2,8 @@
 // returns the dequantized tensor unchanged (for tests and for pipelines that decode elsewhere).
 #pragma once
 
-#include <slimcodec/common/alloc.hpp>
-#include <slimcodec/server/registry.hpp>
+#include "slimcodec/common/alloc.hpp"
+#include "slimcodec/server/registry.hpp"
 
 #include <algorithm>
 #include <functional>

@@ -4,8 +4,8 @@
 // (y, x, class) index. No allocation, no exceptions: candidates live in a fixed array of kMaxDetections.
 #pragma once
 
-#include <slimcodec/common/result.hpp>
-#include <slimcodec/wire/detection.hpp>
+#include "slimcodec/common/result.hpp"
+#include "slimcodec/wire/detection.hpp"
 
 #include <algorithm>
 #include <array>

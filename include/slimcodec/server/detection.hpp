@@ -10,9 +10,9 @@
 // register_detection_backends(registry).
 #pragma once
 
-#include <slimcodec/server/centernet.hpp>
-#include <slimcodec/server/native.hpp>
-#include <slimcodec/server/registry.hpp>
+#include "slimcodec/server/centernet.hpp"
+#include "slimcodec/server/native.hpp"
+#include "slimcodec/server/registry.hpp"
 
 #include <ATen/Parallel.h>
 #include <torch/script.h>

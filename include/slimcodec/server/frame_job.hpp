@@ -7,13 +7,13 @@
 // with status output_not_finite, never ok.
 #pragma once
 
-#include <slimcodec/codec.hpp>
-#include <slimcodec/common/alloc.hpp>
-#include <slimcodec/entropy/tables.hpp>
-#include <slimcodec/server/backend.hpp>
-#include <slimcodec/wire/frame.hpp>
-#include <slimcodec/wire/parser.hpp>
-#include <slimcodec/wire/reply.hpp>
+#include "slimcodec/codec.hpp"
+#include "slimcodec/common/alloc.hpp"
+#include "slimcodec/entropy/tables.hpp"
+#include "slimcodec/server/backend.hpp"
+#include "slimcodec/wire/frame.hpp"
+#include "slimcodec/wire/parser.hpp"
+#include "slimcodec/wire/reply.hpp"
 
 #include <chrono>
 #include <vector>

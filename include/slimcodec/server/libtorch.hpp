@@ -3,7 +3,7 @@
 // Optional: include only when building with LibTorch (CMake option SLIMCODEC_WITH_LIBTORCH).
 #pragma once
 
-#include <slimcodec/server/registry.hpp>
+#include "slimcodec/server/registry.hpp"
 
 #include <ATen/Parallel.h>
 #include <torch/script.h>

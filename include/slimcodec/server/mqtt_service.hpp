@@ -7,10 +7,10 @@
 // the frame's floats: in a steady stream no payload-sized allocation happens per message.
 #pragma once
 
-#include <slimcodec/mqtt/connection.hpp>
-#include <slimcodec/mqtt/conventions.hpp>
-#include <slimcodec/server/pipeline.hpp>
-#include <slimcodec/wire/parser.hpp>
+#include "slimcodec/mqtt/connection.hpp"
+#include "slimcodec/mqtt/conventions.hpp"
+#include "slimcodec/server/pipeline.hpp"
+#include "slimcodec/wire/parser.hpp"
 
 #include <algorithm>
 #include <atomic>

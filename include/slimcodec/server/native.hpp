@@ -15,11 +15,11 @@
 // not rebuild a network each; fixed_size=1 refuses every size but the built one instead.
 #pragma once
 
-#include <slimcodec/common/alloc.hpp>
-#include <slimcodec/server/registry.hpp>
-#include <slimcodec/layers/paper.hpp>
-#include <slimcodec/model/network.hpp>
-#include <slimcodec/weights/safetensors.hpp>
+#include "slimcodec/common/alloc.hpp"
+#include "slimcodec/server/registry.hpp"
+#include "slimcodec/layers/paper.hpp"
+#include "slimcodec/model/network.hpp"
+#include "slimcodec/weights/safetensors.hpp"
 
 #include <algorithm>
 #include <charconv>

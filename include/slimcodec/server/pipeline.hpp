@@ -4,13 +4,13 @@
 // back the reply's bytes and the buffer (to reuse for the next frame) on a decode thread.
 #pragma once
 
-#include <slimcodec/common/alloc.hpp>
-#include <slimcodec/server/builtin.hpp>
-#include <slimcodec/server/frame_job.hpp>
-#include <slimcodec/server/memory_budget.hpp>
-#include <slimcodec/server/worker_pool.hpp>
-#include <slimcodec/wire/parser.hpp>
-#include <slimcodec/wire/reply.hpp>
+#include "slimcodec/common/alloc.hpp"
+#include "slimcodec/server/builtin.hpp"
+#include "slimcodec/server/frame_job.hpp"
+#include "slimcodec/server/memory_budget.hpp"
+#include "slimcodec/server/worker_pool.hpp"
+#include "slimcodec/wire/parser.hpp"
+#include "slimcodec/wire/reply.hpp"
 
 #include <atomic>
 #include <cstdint>

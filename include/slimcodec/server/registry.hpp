@@ -4,7 +4,7 @@
 // register_builtin_backends (builtin.hpp); a service given no registry uses one of its own holding just those.
 #pragma once
 
-#include <slimcodec/server/backend.hpp>
+#include "slimcodec/server/backend.hpp"
 
 #include <charconv>
 #include <cstdint>

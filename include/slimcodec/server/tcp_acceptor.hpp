@@ -4,9 +4,9 @@
 // reply. shutdown() stops accepting, asks every connection to finish, and cuts those still open after the grace.
 #pragma once
 
-#include <slimcodec/common/alloc.hpp>
-#include <slimcodec/server/tcp_connection.hpp>
-#include <slimcodec/server/tcp_options.hpp>
+#include "slimcodec/common/alloc.hpp"
+#include "slimcodec/server/tcp_connection.hpp"
+#include "slimcodec/server/tcp_options.hpp"
 
 #include <asio.hpp>
 

@@ -6,10 +6,10 @@
 // A connection that sends bad bytes is answered with one error reply and closed alone.
 #pragma once
 
-#include <slimcodec/common/alloc.hpp>
-#include <slimcodec/server/pipeline.hpp>
-#include <slimcodec/server/tcp_options.hpp>
-#include <slimcodec/wire/parser.hpp>
+#include "slimcodec/common/alloc.hpp"
+#include "slimcodec/server/pipeline.hpp"
+#include "slimcodec/server/tcp_options.hpp"
+#include "slimcodec/wire/parser.hpp"
 
 #include <asio.hpp>
 

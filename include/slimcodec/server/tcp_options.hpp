@@ -2,8 +2,8 @@
 // (docs/service.md, hostile clients), and what the service counted.
 #pragma once
 
-#include <slimcodec/server/pipeline.hpp>
-#include <slimcodec/wire/frame.hpp>
+#include "slimcodec/server/pipeline.hpp"
+#include "slimcodec/wire/frame.hpp"
 
 #include <atomic>
 #include <chrono>

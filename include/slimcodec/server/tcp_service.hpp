@@ -13,10 +13,10 @@
 // others' (TaskOrder), and large frames never take every decode thread.
 #pragma once
 
-#include <slimcodec/server/pipeline.hpp>
-#include <slimcodec/server/tcp_acceptor.hpp>
-#include <slimcodec/server/tcp_connection.hpp>
-#include <slimcodec/server/tcp_options.hpp>
+#include "slimcodec/server/pipeline.hpp"
+#include "slimcodec/server/tcp_acceptor.hpp"
+#include "slimcodec/server/tcp_connection.hpp"
+#include "slimcodec/server/tcp_options.hpp"
 
 #include <asio.hpp>
 

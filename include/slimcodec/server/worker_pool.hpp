@@ -4,8 +4,8 @@
 // point belongs to clients that are gone or out of time) and joins: SIGTERM ends promptly.
 #pragma once
 
-#include <slimcodec/common/alloc.hpp>
-#include <slimcodec/server/registry.hpp>
+#include "slimcodec/common/alloc.hpp"
+#include "slimcodec/server/registry.hpp"
 
 #include <algorithm>
 #include <condition_variable>

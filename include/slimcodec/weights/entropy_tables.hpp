@@ -3,9 +3,9 @@
 // writes them; load_entropy_tables reads them into a validated entropy::TableSet.
 #pragma once
 
-#include <slimcodec/common/result.hpp>
-#include <slimcodec/entropy/tables.hpp>
-#include <slimcodec/weights/safetensors.hpp>
+#include "slimcodec/common/result.hpp"
+#include "slimcodec/entropy/tables.hpp"
+#include "slimcodec/weights/safetensors.hpp"
 
 #include <cstdint>
 #include <cstdlib>

@@ -3,7 +3,7 @@
 // Other JSON files (device/accuracy_table.hpp) also read numbers in full and the literals, and skip any value.
 #pragma once
 
-#include <slimcodec/common/result.hpp>
+#include "slimcodec/common/result.hpp"
 
 #include <charconv>
 #include <cmath>

@@ -2,10 +2,10 @@
 // aligned memory and hands out typed, shape-checked views. Every malformed input is a typed error, never a crash.
 #pragma once
 
-#include <slimcodec/common/result.hpp>
-#include <slimcodec/io/file.hpp>
-#include <slimcodec/weights/dtype.hpp>
-#include <slimcodec/weights/json_reader.hpp>
+#include "slimcodec/common/result.hpp"
+#include "slimcodec/io/file.hpp"
+#include "slimcodec/weights/dtype.hpp"
+#include "slimcodec/weights/json_reader.hpp"
 
 #include <algorithm>
 #include <array>

@@ -5,10 +5,10 @@
 // Validation order as for frames: sizes, then the CRC, then reserved bytes, then the values.
 #pragma once
 
-#include <slimcodec/common/result.hpp>
-#include <slimcodec/common/byte_order.hpp>
-#include <slimcodec/common/crc32c.hpp>
-#include <slimcodec/wire/detection.hpp>
+#include "slimcodec/common/result.hpp"
+#include "slimcodec/common/byte_order.hpp"
+#include "slimcodec/common/crc32c.hpp"
+#include "slimcodec/wire/detection.hpp"
 
 #include <array>
 #include <cmath>
