@@ -36,7 +36,7 @@ bool should_fail(size_t n) noexcept {
   return false;
 }
 
-void* allocate(size_t n, size_t align) noexcept {
+void* test_allocate(size_t n, size_t align) noexcept {
   if (should_fail(n)) return nullptr;
   if (n == 0) n = 1;
   if (align <= alignof(std::max_align_t)) return std::malloc(n);
@@ -60,7 +60,6 @@ struct FailAllocations {
 }  // namespace
 
 // ------------------------------ replaced allocation functions
-void* test_allocate(size_t n, size_t align) noexcept { return allocate(n, align); }
 #include "support/replaced_new.hpp"
 
 using namespace slimcodec;

@@ -17,7 +17,7 @@ std::atomic<size_t> g_count_at_least{SIZE_MAX};  // allocations of this many byt
 std::atomic<uint64_t> g_counted{0};
 thread_local bool t_device_thread = false;  // the test's own thread: the device client copies each frame it sends
 
-void* allocate(size_t n, size_t align) noexcept {
+void* test_allocate(size_t n, size_t align) noexcept {
   if (n >= g_count_at_least.load(std::memory_order_relaxed) && !t_device_thread)
     g_counted.fetch_add(1, std::memory_order_relaxed);
   if (n == 0) n = 1;
@@ -29,7 +29,6 @@ void* allocate(size_t n, size_t align) noexcept {
 }  // namespace
 
 // ------------------------------ replaced allocation functions (counting, else malloc and free)
-void* test_allocate(size_t n, size_t align) noexcept { return allocate(n, align); }
 #include "support/replaced_new.hpp"
 
 using namespace slimcodec;
