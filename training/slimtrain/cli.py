@@ -137,6 +137,7 @@ def _train_variant(variant, args, p, teacher, cache, device, evaluator=None):
                       later_taps=tuple(p["later_taps"]), amp=p["amp"], channels_last=device.type == "cuda",
                       seed=args.seed, log_every=p["log_every"], checkpoint_every=p["checkpoint_every"],
                       noise=variant == "noise", proxy=args.proxy, output_weight=args.output_weight,
+                      output_heat=args.output_heat,
                       **{k: p[k] for k in ("schedule", "crop", "crop_batch", "crop_fraction", "margin") if k in p})
     if variant == "noise" and evaluator is not None and p.get("curve_at"):
         cfg = dataclasses.replace(cfg, curve_at=tuple(p["curve_at"]))
@@ -428,6 +429,9 @@ def main(argv=None) -> int:
     p.add_argument("--output-weight", type=float, default=0.0,
                    help="also distil the teacher's heatmaps and boxes through its frozen tail, with this weight "
                         "(whole views only; about doubles a step's cost)")
+    p.add_argument("--output-heat", choices=("kl", "mse"), default="kl",
+                   help="how --output-weight compares the heatmaps: Bernoulli KL per score over the teacher's score "
+                        "mass (default), or MSE over the mean square")
     p.add_argument("--gt-threshold", type=float, default=0.3)
     p.add_argument("--no-ablation", action="store_true")
     p.add_argument("--skip-without-teacher", action="store_true", help="exit 77 (CTest: skipped) when the teacher's "

@@ -52,6 +52,7 @@ class TrainConfig:
     later_taps: Tuple[str, ...] = ()
     later_weight: float = 0.5
     output_weight: float = 0.0  # > 0: also distil the teacher's outputs (heatmaps, boxes) through its frozen tail
+    output_heat: str = "kl"  # how output_loss compares the heatmaps: "kl" or "mse"
     time_budget: float = 0.0  # stop after this many seconds of training (a safety net; the schedule is by steps)
     amp: str = "none"  # "bf16": autocast on CUDA
     channels_last: bool = False
@@ -115,17 +116,31 @@ def init_output_affine(student: Student, cache: TargetCache):
         norm.weight.copy_(t.std(dim=(2, 3)).mean(dim=0).clamp_min(1e-3))
 
 
-def output_loss(student_out: Dict[str, torch.Tensor], teacher_out: Dict[str, torch.Tensor]) -> torch.Tensor:
+def output_loss(student_out: Dict[str, torch.Tensor], teacher_out: Dict[str, torch.Tensor],
+                heat: str = "kl") -> torch.Tensor:
     """Distance between the detector outputs of the student's reconstruction and of the teacher's own tap, both
-    through the frozen tail: the class heatmaps' MSE over their mean square (a peak-dominated measure: heatmaps
-    are near zero almost everywhere), plus the box sizes' squared error weighted by the teacher's strongest class
-    score at each pixel (boxes only matter where there is an object)."""
+    through the frozen tail, plus the box sizes' squared error weighted by the teacher's strongest class score at
+    each pixel (boxes only matter where there is an object). The class heatmaps (sigmoid scores) are compared by
+    `heat`:
+    - "kl": the per-score Bernoulli KL(teacher || student), summed and divided by the teacher's score mass (about
+      the object count, as CenterNet normalises its focal loss). Its gradient on a student logit is p_s - p_t, so an
+      object the student scores 0.05 where the teacher says 0.3 pulls as hard as a missed confident one.
+    - "mse": the scores' MSE over their mean square. Through the sigmoid its gradient fades as p(1 - p): a
+      small-class object the student scores near 0 barely pulls (measured worse, docs/training.md)."""
     kp_s, kp_t = student_out["keypoints"].float(), teacher_out["keypoints"].float()
-    heat = F.mse_loss(kp_s, kp_t) / kp_t.pow(2).mean().clamp_min(1e-6)
+    if heat == "kl":
+        eps = 1e-6
+        p_s, p_t = kp_s.clamp(eps, 1 - eps), kp_t.clamp(eps, 1 - eps)
+        kl = p_t * (p_t.log() - p_s.log()) + (1 - p_t) * ((1 - p_t).log() - (1 - p_s).log())
+        heat_term = kl.sum() / kp_t.sum().clamp_min(1.0)
+    elif heat == "mse":
+        heat_term = F.mse_loss(kp_s, kp_t) / kp_t.pow(2).mean().clamp_min(1e-6)
+    else:
+        raise ValueError(f"unknown heatmap distance {heat!r} (kl or mse)")
     weight = kp_t.amax(dim=-1, keepdim=True)
     wh_s, wh_t = student_out["wh"].float(), teacher_out["wh"].float()
     box = (weight * (wh_s - wh_t).pow(2)).sum() / (weight * wh_t.pow(2)).sum().clamp_min(1e-6)
-    return heat + box
+    return heat_term + box
 
 
 def probe_loss(student: Student, cache: TargetCache, count: int, factor: int, batch: int) -> Dict[int, float]:
@@ -354,7 +369,7 @@ def train(student: Student, teacher, cache: TargetCache, cfg: TrainConfig, devic
                         loss = loss + cfg.later_weight * sum(
                             F.mse_loss(extra[t].float(), later_targets[t]) / scale[t] for t in later) / len(later)
                     if out_target is not None:
-                        loss = loss + cfg.output_weight * output_loss(outs, out_target)
+                        loss = loss + cfg.output_weight * output_loss(outs, out_target, cfg.output_heat)
             (loss / len(sizes)).backward()
             v = float(loss.detach())
             if not math.isfinite(v):

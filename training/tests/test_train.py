@@ -144,11 +144,11 @@ class TinyTail(torch.nn.Module):
         return {"keypoints": torch.sigmoid(x @ self.kp.t() - 2), "wh": x @ self.wh.t()}, {}
 
 
-def outputs_loss(student, teacher, cache):
+def outputs_loss(student, teacher, cache, heat="kl"):
     with torch.no_grad():
         target, _ = teacher.tail(cache.targets["tap"].float())
         mine, _ = teacher.tail(student(student_input(cache.views, 2), 4, None, "fp32"))
-        return float(output_loss(mine, target))
+        return float(output_loss(mine, target, heat))
 
 
 class OutputLossTest(unittest.TestCase):
@@ -157,31 +157,58 @@ class OutputLossTest(unittest.TestCase):
         kp = torch.rand(2, 5, 5, 3, generator=g)
         wh = torch.randn(2, 5, 5, 4, generator=g)
         t = {"keypoints": kp, "wh": wh}
-        self.assertEqual(float(output_loss(t, t)), 0.0)
-        self.assertGreater(float(output_loss({"keypoints": kp * 0.5, "wh": wh}, t)), 0.0)
-        empty = kp.clone()
-        empty[:, 2:] = 0  # no object in the lower rows: box sizes there do not matter
-        off = wh.clone()
-        off[:, 2:] += 7
-        self.assertEqual(float(output_loss({"keypoints": empty, "wh": off}, {"keypoints": empty, "wh": wh})), 0.0)
-        off[:, 0, 0] += 1
-        self.assertGreater(float(output_loss({"keypoints": empty, "wh": off}, {"keypoints": empty, "wh": wh})), 0.0)
+        for heat in ("kl", "mse"):
+            with self.subTest(heat=heat):
+                self.assertEqual(float(output_loss(t, t, heat)), 0.0)
+                self.assertGreater(float(output_loss({"keypoints": kp * 0.5, "wh": wh}, t, heat)), 0.0)
+                empty = kp.clone()
+                empty[:, 2:] = 0  # no object in the lower rows: box sizes there do not matter
+                off = wh.clone()
+                off[:, 2:] += 7
+                same = {"keypoints": empty, "wh": wh}
+                self.assertEqual(float(output_loss({"keypoints": empty, "wh": off}, same, heat)), 0.0)
+                off[:, 0, 0] += 1
+                self.assertGreater(float(output_loss({"keypoints": empty, "wh": off}, same, heat)), 0.0)
+        with self.assertRaises(ValueError):
+            output_loss(t, t, "l1")
+
+    def test_kl_pulls_a_weak_object_as_hard_as_a_confident_one(self):
+        # Two under-scored objects, each 0.28 below the teacher: a weak one (0.30 -> 0.02) and a confident one
+        # (0.90 -> 0.62). Through the sigmoid, KL's gradient on each student logit is p_s - p_t (equal here); MSE's
+        # carries p(1 - p) more, so it nearly ignores the weak one: the small classes' failure mode.
+        teacher = torch.tensor([0.30, 0.90]).reshape(1, 1, 2, 1)
+        student = torch.tensor([0.02, 0.62]).reshape(1, 1, 2, 1)
+        wh = torch.zeros(1, 1, 2, 4)
+        ratio = {}
+        for heat in ("kl", "mse"):
+            logits = torch.logit(student).requires_grad_()
+            output_loss({"keypoints": torch.sigmoid(logits), "wh": wh}, {"keypoints": teacher, "wh": wh},
+                        heat).backward()
+            gw, gc = logits.grad.flatten().tolist()
+            self.assertLess(gw, 0.0)  # both scores pulled up
+            self.assertLess(gc, 0.0)
+            ratio[heat] = gw / gc
+        self.assertAlmostEqual(ratio["kl"], 1.0, delta=1e-4)
+        self.assertLess(ratio["mse"], 0.1)
 
     def test_training_with_the_output_loss_lowers_it_more_than_the_tap_loss_alone(self):
         cache, teacher = tiny_cache(), TinyTail()
-        after = {}
-        for weight in (0.0, 1.0):
-            torch.manual_seed(0)
-            st = Student()
-            init_output_affine(st, cache)
-            before = outputs_loss(st, teacher, cache)
-            cfg = TrainConfig(steps=12, batch=4, lr=3e-3, log_every=100, checkpoint_every=0, probe_views=4,
-                              output_weight=weight)
-            train(st, teacher, cache, cfg, torch.device("cpu"), None, log=lambda *a: None)
-            st.eval()
-            after[weight] = outputs_loss(st, teacher, cache)
-        self.assertLess(after[1.0], 0.8 * before)
-        self.assertLess(after[1.0], after[0.0])
+        for heat in ("kl", "mse"):
+            after = {}
+            for weight in (0.0, 1.0):
+                torch.manual_seed(0)
+                st = Student()
+                init_output_affine(st, cache)
+                before = outputs_loss(st, teacher, cache, heat)
+                cfg = TrainConfig(steps=12, batch=4, lr=3e-3, log_every=100, checkpoint_every=0, probe_views=4,
+                                  output_weight=weight, output_heat=heat)
+                train(st, teacher, cache, cfg, torch.device("cpu"), None, log=lambda *a: None)
+                st.eval()
+                after[weight] = outputs_loss(st, teacher, cache, heat)
+            with self.subTest(heat=heat):
+                self.assertLess(after[1.0], 0.8 * before)
+                self.assertLess(after[1.0], after[0.0])
+
 
 if __name__ == "__main__":
     unittest.main()

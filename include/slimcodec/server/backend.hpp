@@ -35,9 +35,10 @@ struct ShapeLimits {
   int64_t min_width = 1, max_width = 4096;
   uint64_t max_values = uint64_t(1024) * 4096 * 4096;  // C x H x W
 
+  // A frame's sides are 16-bit wire fields, so s.size() cannot overflow.
   bool accepts(Shape s) const noexcept {
     return s.c >= min_channels && s.c <= max_channels && s.h >= min_height && s.h <= max_height &&
-           s.w >= min_width && s.w <= max_width && uint64_t(s.c) * uint64_t(s.h) * uint64_t(s.w) <= max_values;
+           s.w >= min_width && s.w <= max_width && uint64_t(s.size()) <= max_values;
   }
 };
 

@@ -158,7 +158,7 @@ class NativeBackend final : public DecoderBackend {
     auto net = network_for(int(shape.h), int(shape.w));
     if (!net) return net.error();
     const layers::Shape out = (*net)->out_shape();
-    if (!try_resize(out_, size_t(out.c) * out.h * out.w)) {
+    if (!try_resize(out_, size_t(out.size()))) {
       return Error{Errc::out_of_memory, "native backend: cannot allocate the output"};
     }
     (*net)->run(features, out_.data());
