@@ -64,6 +64,7 @@ class TrainConfig:
     schedule: str = "linear"  # "linear": warm-up, constant, linear decay; "cosine"; "step": halve per phase
     lr_final: float = 5e-5
     warmup_steps: int = 50  # at most a tenth of the steps
+    warmup_from: int = 0  # the step the warm-up starts at: a resume whose loss changed warms up again from there
     decay_fraction: float = 0.15  # "linear": the share of the steps over which the rate falls to lr_final
     crop: int = 0  # student-input crop side for the crop phase (multiple of 4); 0 = whole views only
     crop_batch: int = 16
@@ -195,8 +196,8 @@ def _lr_at(cfg: TrainConfig, step: int) -> float:
     progress = _progress(cfg, step)
     if cfg.schedule == "linear":
         warmup = min(cfg.warmup_steps, cfg.steps // 10)  # short runs (the smoke one) skip the warm-up
-        if step < warmup:
-            return cfg.lr * (0.1 + 0.9 * step / warmup)
+        if cfg.warmup_from <= step < cfg.warmup_from + warmup:
+            return cfg.lr * (0.1 + 0.9 * (step - cfg.warmup_from) / warmup)
         decay_start = 1.0 - cfg.decay_fraction
         if progress <= decay_start:
             return cfg.lr
@@ -229,6 +230,23 @@ def _save(path: str, blob: dict):
     tmp = path + ".tmp"
     torch.save(blob, tmp)
     os.replace(tmp, path)
+
+
+def loss_changes(saved: dict, cfg: TrainConfig) -> List[str]:
+    """The loss settings that differ between a checkpoint's config and cfg (a key the checkpoint predates counts
+    as its default then)."""
+    defaults = TrainConfig()
+    keys = ("output_weight", "output_heat", "later_taps", "later_weight", "noise", "proxy", "train_bits")
+    ignore_heat = not saved.get("output_weight", 0.0) and not cfg.output_weight
+    out = []
+    for k in keys:
+        if k == "output_heat" and ignore_heat:
+            continue
+        old = saved.get(k, "mse" if k == "output_heat" else getattr(defaults, k))  # mse came first
+        new = getattr(cfg, k)
+        if (tuple(old) if isinstance(old, (list, tuple)) else old) != new:
+            out.append(f"{k} {old} -> {new}")
+    return out
 
 
 def load_checkpoint(path: str) -> dict:
@@ -267,8 +285,18 @@ def train(student: Student, teacher, cache: TargetCache, cfg: TrainConfig, devic
     if resume and checkpoint and os.path.exists(checkpoint):
         blob = load_checkpoint(checkpoint)
         student.load_state_dict(blob["student"])
-        opt.load_state_dict(blob["opt"])
         start_step, elapsed0 = int(blob["step"]), float(blob["elapsed"])
+        changed = loss_changes(blob.get("config", {}), cfg)
+        if changed:
+            # Adam's second moments hold the old loss's gradient scale: a new term several times larger would take
+            # steps several times the learning rate until they catch up (measured: 100 such steps cost a third of
+            # major_map). Fresh moments and a warm-up instead.
+            cfg = dataclasses.replace(cfg, warmup_from=start_step)
+            log(f"the loss changed since the checkpoint ({', '.join(changed)}): Adam restarts, warm-up from step "
+                f"{start_step}")
+        else:
+            cfg = dataclasses.replace(cfg, warmup_from=int(blob.get("config", {}).get("warmup_from", 0)))
+            opt.load_state_dict(blob["opt"])
         history = [tuple(h) for h in blob["history"].tolist()]
         curve = list(blob.get("curve", []))
         crop_gap = list(blob.get("crop_gap", []))

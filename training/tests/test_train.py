@@ -1,6 +1,7 @@
 """Training mechanics on a tiny synthetic cache: sandwich sizes, step decay, the probe loss falls, checkpoints restore
 the exact state and resume deterministically, the ablation really trains without quantization noise,
 the output-affine init matches the target's moments."""
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -13,8 +14,8 @@ import _path  # noqa: F401
 from slimtrain.cache import TargetCache
 from slimtrain.data import student_input
 from slimtrain.student import Student
-from slimtrain.train import (TrainConfig, _lr_at, init_output_affine, output_loss, sandwich_sizes, student_factor,
-                             train)
+from slimtrain.train import (TrainConfig, _lr_at, init_output_affine, load_checkpoint, loss_changes, output_loss,
+                             sandwich_sizes, student_factor, train)
 
 
 def tiny_cache(n=4, side=16, seed=0):
@@ -107,6 +108,32 @@ class TrainLoopTest(unittest.TestCase):
             self.assertEqual(b1.history[:len(r.history)], r.history)  # the first 4 steps are kept
             self.assertEqual(sorted({h[0] for h in b1.history}), [0, 1, 2, 3, 4, 5])
 
+    def test_resume_with_a_new_loss_restarts_adam_with_a_warm_up(self):
+        cache, teacher = tiny_cache(), TinyTail()
+        torch.manual_seed(0)
+        cfg = TrainConfig(steps=4, batch=4, lr=1e-3, log_every=100, checkpoint_every=2, probe_views=4,
+                          warmup_steps=4)
+        with tempfile.TemporaryDirectory() as d:
+            ckpt = os.path.join(d, "c.ckpt")
+            train(Student(), teacher, cache, cfg, torch.device("cpu"), ckpt, log=lambda *a: None)
+            same, new = (TrainConfig(**{**cfg.__dict__, "steps": 60, "checkpoint_every": 0, "output_weight": w})
+                         for w in (0.0, 1.0))
+            for c, restarts in ((same, False), (new, True)):
+                lines = []
+                train(Student(), teacher, cache, dataclasses.replace(c, steps=6), torch.device("cpu"), _copy(ckpt),
+                      resume=True, log=lines.append)
+                said = any("the loss changed since the checkpoint (output_weight 0.0 -> 1.0)" in l for l in lines)
+                self.assertEqual(said, restarts)
+                saved = load_checkpoint(ckpt + ".copy")
+                self.assertEqual(saved["config"]["warmup_from"], 4 if restarts else 0)
+                # Fresh Adam moments count only the steps since the resume.
+                self.assertEqual(int(next(iter(saved["opt"]["state"].values()))["step"]), 2 if restarts else 6)
+                lrs = [_lr_at(dataclasses.replace(c, warmup_from=saved["config"]["warmup_from"]), s) for s in (4, 5)]
+                self.assertEqual(lrs[0] < c.lr, restarts)  # warming up again from the resume step
+        self.assertEqual(loss_changes({"output_weight": 1.0}, TrainConfig(output_weight=1.0, output_heat="mse")), [])
+        self.assertEqual(loss_changes({"output_weight": 1.0}, TrainConfig(output_weight=1.0)),
+                         ["output_heat mse -> kl"])
+
     def test_ablation_trains_without_quantization(self):
         # One cached view, so every batch is that view: the first step's training loss is then exactly the
         # unquantized probe loss when noise is off, and differs from it when the bottleneck gets quantization
@@ -142,6 +169,11 @@ class TinyTail(torch.nn.Module):
     def tail(self, tap, taps=()):
         x = tap.permute(0, 2, 3, 1)
         return {"keypoints": torch.sigmoid(x @ self.kp.t() - 2), "wh": x @ self.wh.t()}, {}
+
+
+def _copy(ckpt):
+    shutil.copy(ckpt, ckpt + ".copy")
+    return ckpt + ".copy"
 
 
 def outputs_loss(student, teacher, cache, heat="kl"):
