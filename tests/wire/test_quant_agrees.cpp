@@ -31,13 +31,9 @@ TEST_CASE("quant::quantize_pack reproduces the golden payloads; unpack_dequantiz
       REQUIRE(w.ok());
       REQUIRE(*w == h.payload_size);
       const uint8_t* payload = data.data() + want.offset + kHeaderSize;
-#if defined(__arm__) && defined(__ARM_NEON)
-      // ARMv7 NEON flushes subnormals to zero: a frame whose step is near 2^-126 quantizes differently there.
-      const bool subnormal_step = std::fabs(h.hi - h.lo) < 256 * FLT_MIN;
-#else
-      const bool subnormal_step = false;
-#endif
-      if (!subnormal_step) CHECK(std::equal(packed.begin(), packed.end(), payload));
+      // Also on flush-to-zero SIMD (ARMv7 NEON) for the frame whose step is 2^-126: the packer takes the scalar
+      // path for such bounds.
+      CHECK(std::equal(packed.begin(), packed.end(), payload));
 
       std::vector<float> x(n);
       auto r = quant::unpack_dequantize(payload, h.payload_size, n, h.bits, b, x.data(), x.size());

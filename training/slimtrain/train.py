@@ -237,7 +237,7 @@ def loss_changes(saved: dict, cfg: TrainConfig) -> List[str]:
     as its default then)."""
     defaults = TrainConfig()
     keys = ("output_weight", "output_heat", "later_taps", "later_weight", "noise", "proxy", "train_bits")
-    ignore_heat = not saved.get("output_weight", 0.0) and not cfg.output_weight
+    ignore_heat = not saved.get("output_weight", 0.0) or not cfg.output_weight  # no output term on one side
     out = []
     for k in keys:
         if k == "output_heat" and ignore_heat:

@@ -11,6 +11,7 @@
 #include "slimcodec/quant/checks.hpp"
 #include "slimcodec/quant/layout.hpp"
 #include "slimcodec/quant/params.hpp"
+#include "slimcodec/quant/ref.hpp"
 
 #if defined(SLIMCODEC_QUANT_PACK_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef SLIMCODEC_QUANT_PACK_INL_H_
@@ -244,26 +245,44 @@ HWY_INLINE void visit_bits(unsigned bits, const Op& op) {
   }
 }
 
+// ARMv7 NEON flushes subnormal operands and results to zero; bounds where that can change a code or a value
+// (needs_subnormals) take the scalar reference there, so every target writes the same bytes and values.
+HWY_INLINE bool simd_flushes(const QuantParams& p) {
+  return HWY_ARCH_ARM_V7 && HWY_TARGET == HWY_NEON && needs_subnormals(p);
+}
+
 // ------------------------------ entry points (same contract as quant.hpp)
 
 inline Result<size_t> quantize_pack(const float* x, size_t n, unsigned bits, Bounds b, uint8_t* out,
                                     size_t out_capacity) {
   const Result<size_t> bytes = check_quantize_pack(x, n, bits, b, out, out_capacity);
-  if (bytes && n > 0) visit_bits(bits, QuantizePackOp{x, n, make_params(bits, b), out});
+  if (!bytes || n == 0) return bytes;
+  const QuantParams p = make_params(bits, b);
+  if (simd_flushes(p)) return ref::quantize_pack(x, n, bits, b, out, out_capacity);
+  visit_bits(bits, QuantizePackOp{x, n, p, out});
   return bytes;
 }
 
 inline Result<size_t> unpack_dequantize(const uint8_t* in, size_t in_size, size_t n, unsigned bits, Bounds b,
                                         float* out, size_t out_capacity) {
   const Result<size_t> count = check_unpack_dequantize(in, in_size, n, bits, b, out, out_capacity);
-  if (count && n > 0) visit_bits(bits, UnpackDequantizeOp{in, n, make_params(bits, b), out});
+  if (!count || n == 0) return count;
+  const QuantParams p = make_params(bits, b);
+  if (simd_flushes(p)) return ref::unpack_dequantize(in, in_size, n, bits, b, out, out_capacity);
+  visit_bits(bits, UnpackDequantizeOp{in, n, p, out});
   return count;
 }
 
 inline Result<size_t> quantize_codes(const float* x, size_t n, unsigned bits, Bounds b, uint8_t* codes,
                                      size_t capacity) {
   const Result<size_t> count = check_quantize_codes(x, n, bits, b, codes, capacity);
-  if (count && n > 0 && x != nullptr && codes != nullptr) quantize_codes_loop(x, n, make_params(bits, b), codes);
+  if (!count || n == 0 || x == nullptr || codes == nullptr) return count;
+  const QuantParams p = make_params(bits, b);
+  if (simd_flushes(p)) {
+    for (size_t i = 0; i < n; ++i) codes[i] = static_cast<uint8_t>(ref::quantize_value(x[i], p));
+  } else {
+    quantize_codes_loop(x, n, p, codes);
+  }
   return count;
 }
 

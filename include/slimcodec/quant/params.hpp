@@ -2,6 +2,8 @@
 // Both the SIMD path and the scalar reference take their constants from make_params, so they agree bit for bit.
 #pragma once
 
+#include <cfloat>
+#include <cmath>
 #include <limits>
 
 #include "slimcodec/common/result.hpp"
@@ -37,12 +39,20 @@ struct QuantParams {
 
 // Requires bits_valid(bits) and bounds_valid(b). Valid but extreme bounds are ill-conditioned: a width above
 // 2^126 can make inv subnormal (b = 1, 2) or overflow hi - lo, a width below about L * 2^-126 makes step
-// subnormal; flush-to-zero SIMD (ARMv7 NEON) then disagrees with the scalar reference. bounds_from_sigma
-// stays clear of both.
+// subnormal. bounds_from_sigma stays clear of both; quantize_pack keeps such bounds off flush-to-zero SIMD
+// (ARMv7 NEON) with needs_subnormals.
 inline QuantParams make_params(unsigned bits, Bounds b) {
   const float levels = static_cast<float>((1u << bits) - 1u);
   const float width = b.hi - b.lo;
   return QuantParams{b.lo, levels, levels / width, width / levels};
+}
+
+// True when flush-to-zero arithmetic can change a code or a value. Codes: x - lo is affected by flushing only
+// where x and lo are both below about 2^-100, and then t = (x - lo) * inv reaches a nonzero code only if inv
+// is near 2^98 or more; a subnormal inv (width above L * 2^126) turns every t into 0. Values: lo + q * step can be
+// subnormal only for such an inv or a subnormal lo. False for every bounds_from_sigma result.
+inline bool needs_subnormals(const QuantParams& p) {
+  return !(p.inv < 0x1p98f) || p.inv < FLT_MIN || (p.lo != 0.f && std::fabs(p.lo) < FLT_MIN);
 }
 
 }  // namespace slimcodec::quant
