@@ -52,6 +52,16 @@ inline std::string broker_path() {
 
 inline bool broker_available() { return ::access(broker_path().c_str(), X_OK) == 0; }
 
+// Ends the running test case with a warning where the broker is not installed (a skip, not a failure).
+#define MQTT_TEST_SKIP_WITHOUT_BROKER()                                                                      \
+  do {                                                                                                       \
+    if (!mqtt_test::broker_available()) {                                                                    \
+      WARN("skipped: no mosquitto broker at " << mqtt_test::broker_path()                                    \
+                                               << " (Debian: apt-get install mosquitto)");                   \
+      return;                                                                                                \
+    }                                                                                                        \
+  } while (0)
+
 inline std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream s;

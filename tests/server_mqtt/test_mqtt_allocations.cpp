@@ -4,6 +4,7 @@
 // of frames in flight, not the number of messages (the device client's own copies, made on the test's thread, are
 // not counted). Replaces the global allocation functions: its own program.
 #include "mqtt_test_support.hpp"
+#include "mqtt_worker_options.hpp"
 
 #include <slimcodec/server/mqtt_service.hpp>
 
@@ -35,15 +36,9 @@ using namespace slimcodec;
 using namespace mqtt_test;
 
 TEST_CASE("MQTT: a steady stream reuses payload buffers instead of allocating one per message") {
-  if (!broker_available()) {
-    WARN("skipped: no mosquitto broker at " << broker_path() << " (Debian: apt-get install mosquitto)");
-    return;
-  }
+  MQTT_TEST_SKIP_WITHOUT_BROKER();
   Broker broker;
-  server::MqttServiceOptions o;
-  o.port = broker.port();
-  o.client_id = "test-worker-allocations";
-  o.workers = 2;
+  const server::MqttServiceOptions o = worker_options(broker, "test-worker-allocations", 2);
   auto worker = server::MqttDecodeService::start(o);
   INFO(worker.error().what());
   REQUIRE(worker);

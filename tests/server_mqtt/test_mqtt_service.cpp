@@ -2,6 +2,7 @@
 // serving several devices (each frame answered exactly once), and messages that are not frames. Loopback only,
 // bounded in count and time.
 #include "mqtt_test_support.hpp"
+#include "mqtt_worker_options.hpp"
 
 #include <slimcodec/server/callback.hpp>
 #include <slimcodec/server/mqtt_service.hpp>
@@ -17,10 +18,7 @@ namespace {
 
 std::unique_ptr<server::MqttDecodeService> start_worker(const Broker& broker, const std::string& id,
                                                         std::shared_ptr<const entropy::TableSet> tables = nullptr) {
-  server::MqttServiceOptions o;
-  o.port = broker.port();
-  o.client_id = id;
-  o.workers = 2;
+  server::MqttServiceOptions o = worker_options(broker, id, 2);
   o.entropy_tables = std::move(tables);
   auto svc = server::MqttDecodeService::start(o);
   INFO(svc.error().what());
@@ -65,10 +63,7 @@ TestFrame make_codec1_frame(uint32_t id, const entropy::TableSet& tables) {
 }  // namespace
 
 TEST_CASE("codec-1 frames: decoded with the worker's tables; a worker without tables answers entropy_table_mismatch") {
-  if (!broker_available()) {
-    WARN("skipped: no mosquitto broker at " << broker_path() << " (Debian: apt-get install mosquitto)");
-    return;
-  }
+  MQTT_TEST_SKIP_WITHOUT_BROKER();
   Broker broker;
   const auto tables = gaussian_tables();
   std::vector<TestFrame> frames;
@@ -105,10 +100,7 @@ TEST_CASE("codec-1 frames: decoded with the worker's tables; a worker without ta
 }
 
 TEST_CASE("two workers share several devices' frames: each answered exactly once, right digest, both busy") {
-  if (!broker_available()) {
-    WARN("skipped: no mosquitto broker at " << broker_path() << " (Debian: apt-get install mosquitto)");
-    return;
-  }
+  MQTT_TEST_SKIP_WITHOUT_BROKER();
   Broker broker;
   auto w1 = start_worker(broker, "test-worker-1");
   auto w2 = start_worker(broker, "test-worker-2");
@@ -153,10 +145,7 @@ TEST_CASE("two workers share several devices' frames: each answered exactly once
 }
 
 TEST_CASE("messages that are not frames: error reply when there is a response topic, else dropped; worker serves on") {
-  if (!broker_available()) {
-    WARN("skipped: no mosquitto broker at " << broker_path() << " (Debian: apt-get install mosquitto)");
-    return;
-  }
+  MQTT_TEST_SKIP_WITHOUT_BROKER();
   Broker broker;
   auto worker = start_worker(broker, "test-worker-bad");
 
@@ -253,10 +242,7 @@ TEST_CASE("messages that are not frames: error reply when there is a response to
 }
 
 TEST_CASE("device client: gives a frame up after max_attempts when no worker answers") {
-  if (!broker_available()) {
-    WARN("skipped: no mosquitto broker at " << broker_path() << " (Debian: apt-get install mosquitto)");
-    return;
-  }
+  MQTT_TEST_SKIP_WITHOUT_BROKER();
   Broker broker;  // no worker joins the group: frames go nowhere
   auto o = device_options(broker.port(), "lonely", 100ms);
   o.max_attempts = 3;
@@ -286,10 +272,7 @@ TEST_CASE("device client: gives a frame up after max_attempts when no worker ans
 }
 
 TEST_CASE("a worker slower than the reply timeout: frames re-published and answered twice, handed out once") {
-  if (!broker_available()) {
-    WARN("skipped: no mosquitto broker at " << broker_path() << " (Debian: apt-get install mosquitto)");
-    return;
-  }
+  MQTT_TEST_SKIP_WITHOUT_BROKER();
   server::BackendRegistry backends;
   backends.add("slow-identity-mqtt", [](const server::BackendOptions&) {
     return Result<std::unique_ptr<server::DecoderBackend>>(std::make_unique<server::CallbackBackend>(
@@ -342,15 +325,9 @@ double peak_rss_mib() {
 }  // namespace
 
 TEST_CASE("MQTT frames: admitted before allocating, charged to the memory budget, never ok over a non-finite map") {
-  if (!broker_available()) {
-    WARN("skipped: no mosquitto broker at " << broker_path() << " (Debian: apt-get install mosquitto)");
-    return;
-  }
+  MQTT_TEST_SKIP_WITHOUT_BROKER();
   Broker broker;
-  server::MqttServiceOptions o;
-  o.port = broker.port();
-  o.client_id = "test-worker-budget";
-  o.workers = 1;
+  server::MqttServiceOptions o = worker_options(broker, "test-worker-budget", 1);
   o.backend = "native";
   o.backend_options = {{"random_seed", "1"}, {"height", "8"}, {"width", "8"}};
   o.memory_budget = 64 << 10;

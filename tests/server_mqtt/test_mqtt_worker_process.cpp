@@ -48,10 +48,7 @@ std::vector<TestFrame> frames_from(uint32_t first, int count) {
 }  // namespace
 
 TEST_CASE("SIGKILL of a worker mid-run: the device still gets a reply for every frame, thanks to re-publish") {
-  if (!broker_available()) {
-    WARN("skipped: no mosquitto broker at " << broker_path() << " (Debian: apt-get install mosquitto)");
-    return;
-  }
+  MQTT_TEST_SKIP_WITHOUT_BROKER();
   Broker broker;
   auto a = start_worker_process(broker, "kill-worker-a");
   auto b = start_worker_process(broker, "kill-worker-b");
@@ -98,10 +95,7 @@ TEST_CASE("SIGKILL of a worker mid-run: the device still gets a reply for every 
 }
 
 TEST_CASE("SIGTERM: a worker answers the frames it holds before it exits") {
-  if (!broker_available()) {
-    WARN("skipped: no mosquitto broker at " << broker_path() << " (Debian: apt-get install mosquitto)");
-    return;
-  }
+  MQTT_TEST_SKIP_WITHOUT_BROKER();
   Broker broker;
   auto a = start_worker_process(broker, "term-worker-a");
   auto b = start_worker_process(broker, "term-worker-b");
