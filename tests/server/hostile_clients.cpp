@@ -18,8 +18,9 @@
 // gets the answer its kind calls for within the phase's deadline; the service is alive after each repetition; RSS
 // after the last repetition is within 16 MiB of RSS after the second (no leak; the first warms the allocator up, and
 // of two repetitions the first is the baseline); SIGTERM ends it with exit status 0 within 20 s and its counts
-// balance (received = answered + unanswered). A last scenario runs a second service with a soft and hard descriptor limit of 128: 300 connections make accept() fail with EMFILE; once they are gone a new
-// client is answered. The guard scenario runs a service with the native backend: 92-byte codec-1 frames declaring up
+// balance (received = answered + unanswered). A last scenario runs a second service with a soft and hard
+// descriptor limit of 128: 300 connections make accept() fail with EMFILE; once they are gone a new client is
+// answered. The guard scenario runs a service with the native backend: 92-byte codec-1 frames declaring up
 // to 32 x 4096 x 4096 values, a codec-1 frame and no tables, 6 x 4096 x 2, bounds of +-3e37 and a 12.6 MB frame of
 // 6 x 4096 x 4096 values must each get their error (never ok over a NaN map) with the service's peak RSS within
 // 16 MiB (the 12.6 MB frame: its payload + 16 MiB); then 1,024 tricklers fill the connection table and a good
