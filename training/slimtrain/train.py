@@ -295,7 +295,15 @@ def train(student: Student, teacher, cache: TargetCache, cfg: TrainConfig, devic
             log(f"the loss changed since the checkpoint ({', '.join(changed)}): Adam restarts, warm-up from step "
                 f"{start_step}")
         else:
-            cfg = dataclasses.replace(cfg, warmup_from=int(blob.get("config", {}).get("warmup_from", 0)))
+            saved_steps = int(blob.get("config", {}).get("steps", cfg.steps))
+            if saved_steps != cfg.steps and start_step > 0:
+                # A longer budget than the checkpoint's: its rate had decayed to lr_final, and would jump back to
+                # lr at once. Warm up to it again instead (the moments are kept: the loss is the same).
+                cfg = dataclasses.replace(cfg, warmup_from=start_step)
+                log(f"the step budget changed since the checkpoint ({saved_steps} -> {cfg.steps}): warm-up from "
+                    f"step {start_step}")
+            else:
+                cfg = dataclasses.replace(cfg, warmup_from=int(blob.get("config", {}).get("warmup_from", 0)))
             opt.load_state_dict(blob["opt"])
         history = [tuple(h) for h in blob["history"].tolist()]
         curve = list(blob.get("curve", []))

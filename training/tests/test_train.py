@@ -108,7 +108,10 @@ class TrainLoopTest(unittest.TestCase):
             self.assertEqual(b1.history[:len(r.history)], r.history)  # the first 4 steps are kept
             self.assertEqual(sorted({h[0] for h in b1.history}), [0, 1, 2, 3, 4, 5])
 
-    def test_resume_with_a_new_loss_restarts_adam_with_a_warm_up(self):
+    def test_resume_with_a_new_loss_or_budget_warms_up_again(self):
+        # Three resumes of a finished 4-step run (its rate decayed to lr_final): an interrupted run (the checkpoint
+        # says the same budget) goes on as it was; a longer budget warms up again, keeping Adam's moments; a new
+        # loss restarts Adam and warms up.
         cache, teacher = tiny_cache(), TinyTail()
         torch.manual_seed(0)
         cfg = TrainConfig(steps=4, batch=4, lr=1e-3, log_every=100, checkpoint_every=2, probe_views=4,
@@ -118,18 +121,25 @@ class TrainLoopTest(unittest.TestCase):
             train(Student(), teacher, cache, cfg, torch.device("cpu"), ckpt, log=lambda *a: None)
             same, new = (TrainConfig(**{**cfg.__dict__, "steps": 60, "checkpoint_every": 0, "output_weight": w})
                          for w in (0.0, 1.0))
-            for c, restarts in ((same, False), (new, True)):
+            for c, case in ((same, "interrupted"), (same, "longer"), (new, "new loss")):
+                path = _copy(ckpt)
+                if case == "interrupted":
+                    blob = load_checkpoint(path)
+                    blob["config"]["steps"] = 6
+                    torch.save(blob, path)
                 lines = []
-                train(Student(), teacher, cache, dataclasses.replace(c, steps=6), torch.device("cpu"), _copy(ckpt),
+                train(Student(), teacher, cache, dataclasses.replace(c, steps=6), torch.device("cpu"), path,
                       resume=True, log=lines.append)
-                said = any("the loss changed since the checkpoint (output_weight 0.0 -> 1.0)" in l for l in lines)
-                self.assertEqual(said, restarts)
-                saved = load_checkpoint(ckpt + ".copy")
-                self.assertEqual(saved["config"]["warmup_from"], 4 if restarts else 0)
+                said_loss = any("the loss changed since the checkpoint (output_weight 0.0 -> 1.0)" in l for l in lines)
+                said_budget = any("the step budget changed since the checkpoint (4 -> 6)" in l for l in lines)
+                self.assertEqual((said_loss, said_budget), (case == "new loss", case == "longer"), case)
+                saved = load_checkpoint(path)
+                self.assertEqual(saved["config"]["warmup_from"], 0 if case == "interrupted" else 4, case)
                 # Fresh Adam moments count only the steps since the resume.
-                self.assertEqual(int(next(iter(saved["opt"]["state"].values()))["step"]), 2 if restarts else 6)
+                self.assertEqual(int(next(iter(saved["opt"]["state"].values()))["step"]),
+                                 2 if case == "new loss" else 6, case)
                 lrs = [_lr_at(dataclasses.replace(c, warmup_from=saved["config"]["warmup_from"]), s) for s in (4, 5)]
-                self.assertEqual(lrs[0] < c.lr, restarts)  # warming up again from the resume step
+                self.assertEqual(lrs[0] < c.lr, case != "interrupted", case)  # warming up again from the resume
         self.assertEqual(loss_changes({"output_weight": 1.0}, TrainConfig(output_weight=1.0, output_heat="mse")), [])
         self.assertEqual(loss_changes({"output_weight": 1.0}, TrainConfig(output_weight=1.0)),
                          ["output_heat mse -> kl"])
