@@ -1,10 +1,13 @@
-"""The video demo's outputs from what the device received (slimcodec-device's JSON Lines, one file per
-deadline, scripts/demo-video): the full teacher's detections on the same frames (the reference: the frame at the teacher's input size, no split), mAP of
-the device's detections against them per frame and per deadline (COCO mAP@[.5:.95], training/slimtrain/coco_map.py,
-reference boxes = teacher detections with score >= 0.3, as training's evaluation), an annotated video per deadline
-(boxes and labels the device received, its (s, b), the round trip) and a contact sheet PNG (device beside teacher).
+"""The video demo's outputs from what the device received (slimcodec-device's JSON Lines, one file per run: the
+adaptive controller at one deadline, or a fixed (s, b); scripts/demo-video): the full teacher's detections on the same
+frames (the reference: the frame at the teacher's input size, no split), mAP of the device's detections against them
+per frame and per run (COCO mAP@[.5:.95], training/slimtrain/coco_map.py, reference boxes = teacher detections with
+score >= 0.3, as training's evaluation), the half-resolution teacher's mAP on the same frames (the student's ceiling),
+an annotated video per run (boxes and labels the device received, its (s, b), the round trip) and a contact sheet PNG
+(device beside teacher). A run is named by its file, device_NAME.jsonl: 1500ms for an adaptive run, s4b4_3000ms for
+a fixed one.
 
-  /usr/bin/python3 tools/video_report.py --device DIR/device_1500ms.jsonl DIR/device_3000ms.jsonl --video vtest.avi --out DIR
+  /usr/bin/python3 tools/video_report.py --device DIR/device_1500ms.jsonl DIR/device_s4b4_3000ms.jsonl --video vtest.avi --out DIR
 
 Needs python3-torch, python3-numpy, python3-pil, python3-av and the teacher (scripts/fetch-teacher).
 """
@@ -29,10 +32,16 @@ kGtThreshold = 0.3    # reference boxes, as training/slimtrain/evaluate.py
 kDrawThreshold = 0.3  # boxes drawn on the video and the contact sheet
 
 
+def run_name(path):
+    """device_NAME.jsonl -> NAME."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return stem[len("device_"):] if stem.startswith("device_") else stem
+
+
 def read_device(paths):
-    """slimcodec-device's lines (docs/device.md), each file's deadline from its summary line, detections as
-    (class, score, x1, y1, x2, y2) in the frame's pixels, status as the Errc number."""
-    rows = []
+    """slimcodec-device's lines (docs/device.md), each file's run name and deadline (from its summary line),
+    detections as (class, score, x1, y1, x2, y2) in the frame's pixels, status as the Errc number."""
+    rows, runs = [], []
     for path in paths:
         lines = [json.loads(line) for line in open(path) if line.strip()]
         summary = [r for r in lines if r.get("summary")]
@@ -40,10 +49,12 @@ def read_device(paths):
             sys.exit(f"{path}: not slimcodec-device output (no summary line)")
         for r in lines:
             if not r.get("summary"):
-                rows.append(dict(r, deadline_ms=summary[0]["deadline_ms"], status=r["status_code"],
+                rows.append(dict(r, run=run_name(path), deadline_ms=summary[0]["deadline_ms"], status=r["status_code"],
                                  detections=[[d["class"], d["score"], *d["box"]] for d in r["detections"]]))
-    deadlines = sorted({r["deadline_ms"] for r in rows})
-    return rows, deadlines
+        if run_name(path) in runs:
+            sys.exit(f"{path}: a second file for run {run_name(path)}")
+        runs.append(run_name(path))
+    return rows, runs
 
 
 def video_frames(path, wanted):
@@ -140,7 +151,7 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
-    rows, deadlines = read_device(args.device)
+    rows, runs = read_device(args.device)
     indices = sorted({r["frame"] for r in rows})
     frames = video_frames(args.video, set(indices))
     teacher = CenterNetTeacher()
@@ -150,8 +161,9 @@ def main(argv=None):
     ceiling_det = teacher_detections(teacher, frames, (args.teacher_size, args.teacher_size), (half, half))
 
     summary, per_frame = {}, []
-    for dl in deadlines:
-        rs = [r for r in rows if r["deadline_ms"] == dl]
+    for run in runs:
+        rs = [r for r in rows if r["run"] == run]
+        dl = rs[0]["deadline_ms"]
         in_time = [as_det(r["detections"]) if r["deadline_met"] else empty_det() for r in rs]
         answered = [as_det(r["detections"]) if r["status"] == 0 else empty_det() for r in rs]
         gts = [gt[r["frame"]] for r in rs]
@@ -160,15 +172,15 @@ def main(argv=None):
         m_ceiling = mean_average_precision(gts, [as_det([(c, sc, x1, y1, x2, y2) for x1, y1, x2, y2, sc, c in
                                                          ceiling_det[r["frame"]]]) for r in rs])
         hits = sum(r["deadline_met"] for r in rs)
-        summary[str(dl)] = {"frames": len(rs), "deadline_met": hits, "map_within_deadline": m_time["map"],
-                            "ap50_within_deadline": m_time["ap50"], "map_answered": m_all["map"],
-                            "teacher_half_resolution_map": m_ceiling["map"],
-                            "mean_rtt_ms": float(np.mean([r["rtt_ms"] for r in rs])),
-                            "mean_bytes": float(np.mean([r["bytes"] for r in rs])),
-                            "s_b_used": sorted({f"s{r['s']}b{r['b']}" for r in rs if r["s"]})}
+        summary[run] = {"deadline_ms": dl, "frames": len(rs), "deadline_met": hits,
+                        "map_within_deadline": m_time["map"], "ap50_within_deadline": m_time["ap50"],
+                        "map_answered": m_all["map"], "teacher_half_resolution_map": m_ceiling["map"],
+                        "mean_rtt_ms": float(np.mean([r["rtt_ms"] for r in rs])),
+                        "mean_bytes": float(np.mean([r["bytes"] for r in rs])),
+                        "s_b_used": sorted({f"s{r['s']}b{r['b']}" for r in rs if r["s"]})}
         for r, d, g in zip(rs, in_time, gts):
             m = mean_average_precision([g], [d])["map"] if len(g["classes"]) else float("nan")
-            per_frame.append({"deadline_ms": dl, "frame": r["frame"], "s": r["s"], "b": r["b"], "rtt_ms": r["rtt_ms"],
+            per_frame.append({"run": run, "deadline_ms": dl, "frame": r["frame"], "s": r["s"], "b": r["b"], "rtt_ms": r["rtt_ms"],
                               "deadline_met": r["deadline_met"], "device_boxes": int((d["scores"] >= kDrawThreshold).sum()),
                               "teacher_boxes": int(len(g["classes"])), "map": m})
         # Annotated video: what the device received, per frame.
@@ -177,27 +189,28 @@ def main(argv=None):
             title = (f"frame {r['frame']}  deadline {dl:g} ms  s={r['s']} b={r['b']}  {r['bytes']} B  "
                      f"RTT {r['rtt_ms']:.0f} ms  {'hit' if r['deadline_met'] else 'MISS'}")
             images.append(draw(frames[r["frame"]], r["detections"] if r["status"] == 0 else [], title))
-        write_video(os.path.join(args.out, f"annotated_{dl:g}ms.mp4"), images)
+        write_video(os.path.join(args.out, f"annotated_{run}.mp4"), images)
 
     with open(os.path.join(args.out, "map.json"), "w") as f:
         json.dump({"reference": f"full teacher at {args.teacher_size}x{args.teacher_size}, boxes with score >= "
-                                f"{kGtThreshold}", "metric": "mAP@[.5:.95] (0..100)", "per_deadline": summary,
+                                f"{kGtThreshold}", "metric": "mAP@[.5:.95] (0..100)", "per_run": summary,
                    "per_frame": per_frame}, f, indent=1, default=lambda x: None if isinstance(x, float) and math.isnan(x) else x)
     with open(os.path.join(args.out, "frames.csv"), "w") as f:
-        f.write("deadline_ms,frame,s,b,rtt_ms,deadline_met,device_boxes,teacher_boxes,map\n")
+        f.write("run,deadline_ms,frame,s,b,rtt_ms,deadline_met,device_boxes,teacher_boxes,map\n")
         for p in per_frame:
-            f.write(",".join(str(p[k]) for k in ("deadline_ms", "frame", "s", "b", "rtt_ms", "deadline_met",
+            f.write(",".join(str(p[k]) for k in ("run", "deadline_ms", "frame", "s", "b", "rtt_ms", "deadline_met",
                                                  "device_boxes", "teacher_boxes", "map")) + "\n")
 
-    # Contact sheet: a few frames of the first deadline, device's boxes (left) beside the full teacher's (right).
-    rs = [r for r in rows if r["deadline_ms"] == deadlines[0]]
+    # Contact sheet: a few frames of the last run (scripts/demo-video's fixed s4b4 one), the device's boxes (left)
+    # beside the full teacher's (right).
+    rs = [r for r in rows if r["run"] == runs[-1]]
     n = min(args.sheet_frames, len(rs))
     pick = [rs[i] for i in sorted({int(k * (len(rs) - 1) / max(1, n - 1)) for k in range(n)})]
     tiles = []
     for r in pick:
         left = draw(frames[r["frame"]], r["detections"] if r["status"] == 0 else [],
                     f"device: frame {r['frame']}, s={r['s']} b={r['b']}, {r['bytes']} B, RTT {r['rtt_ms']:.0f} ms "
-                    f"({'hit' if r['deadline_met'] else 'MISS'} {deadlines[0]:g} ms)")
+                    f"({'hit' if r['deadline_met'] else 'MISS'} {r['deadline_ms']:g} ms)")
         t = ref[r["frame"]]
         right = draw(frames[r["frame"]], [(c, s, x1, y1, x2, y2) for x1, y1, x2, y2, s, c in t],
                      f"full teacher ({args.teacher_size}x{args.teacher_size}, no split)")
@@ -211,9 +224,9 @@ def main(argv=None):
     sheet = sheet.resize((int(sheet.width * scale), int(sheet.height * scale)), Image.BILINEAR)
     sheet.save(os.path.join(args.out, "contact_sheet.png"))
 
-    print("per deadline (mAP@[.5:.95] of the device's detections against the full teacher's):")
-    for dl, s in summary.items():
-        print(f"  {dl} ms: {s['deadline_met']}/{s['frames']} frames within the deadline, mAP {s['map_within_deadline']:.1f} "
+    print("per run (mAP@[.5:.95] of the device's detections against the full teacher's):")
+    for run, s in summary.items():
+        print(f"  {run}: {s['deadline_met']}/{s['frames']} frames within the deadline, mAP {s['map_within_deadline']:.1f} "
               f"(counting late answers: {s['map_answered']:.1f}; the half-resolution teacher's ceiling on the same "
               f"frames {s['teacher_half_resolution_map']:.1f}), mean RTT {s['mean_rtt_ms']:.0f} ms, "
               f"mean {s['mean_bytes']:.0f} B, (s, b) used {', '.join(s['s_b_used'])}")
