@@ -5,6 +5,7 @@ import dataclasses
 import json
 import os
 import platform
+import shlex
 import shutil
 import sys
 import time
@@ -343,8 +344,7 @@ def cmd_evaluate(args):
                         k.endswith("per_class") else v) for k, v in r.items()}
         out = {"weights": os.path.relpath(os.path.abspath(args.weights), paths.kRepoRoot),
                "data": os.path.relpath(os.path.abspath(args.data), paths.kRepoRoot),
-               "command": "training/train.py " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["evaluate"] else
-                                                          sys.argv[1:]),
+               "command": "training/train.py " + shlex.join(sys.argv[1:]),
                "heldout_images": len(held), "reference_objects": ev.objects,
                "calibration": named(calibration),
                "objects_per_source": by_source, "rows": [named(r) for r in rows]}
