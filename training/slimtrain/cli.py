@@ -317,12 +317,18 @@ def cmd_evaluate(args):
     from slimcodec_ref import load_safetensors
     size = args.input_size or json.loads(load_safetensors(args.weights)[1].get("teacher_input", "[512, 512]"))[0]
     teacher = _teacher(args.teacher, size, device)
-    _, held = _images(args.data, None, args.heldout_limit)
+    train_imgs, held = _images(args.data, args.heldout_limit if args.split == "train" else 0,
+                               args.heldout_limit if args.split == "heldout" else 0)
+    if args.split == "train":  # what the student does on the images it trained on: over- or under-fitting
+        held = train_imgs
+    if not held:
+        _log(f"evaluate: {args.data} has no {args.split} images")
+        return 2
     ev = Evaluator(teacher, _frames(teacher, held, device), batch=args.batch, gt_threshold=args.gt_threshold)
     calibration = ev.calibration()
-    _log(f"{len(held)} held-out frames, {ev.objects} reference objects; calibration "
+    _log(f"{len(held)} {args.split} frames, {ev.objects} reference objects; calibration "
          f"{ {k: v for k, v in calibration.items() if not isinstance(v, dict)} }")
-    by_source = _objects_by_source(args.data, ev, args.heldout_limit)
+    by_source = _objects_by_source(args.data, args.split, ev, args.heldout_limit)
     for src, counts in by_source.items():
         _log(f"  {src}: {counts['images']} images, objects {counts['objects']}")
     if args.points:
@@ -343,26 +349,35 @@ def cmd_evaluate(args):
             return {k: (names(v, int) if k in ("objects", "objects_per_class") else names(v) if
                         k.endswith("per_class") else v) for k, v in r.items()}
         out = {"weights": os.path.relpath(os.path.abspath(args.weights), paths.kRepoRoot),
-               "data": os.path.relpath(os.path.abspath(args.data), paths.kRepoRoot),
-               "command": "training/train.py " + shlex.join(sys.argv[1:]),
-               "heldout_images": len(held), "reference_objects": ev.objects,
+               "data": os.path.relpath(os.path.abspath(args.data), paths.kRepoRoot), "split": args.split,
+               "command": args.command_line,
+               "images": len(held), "reference_objects": ev.objects,
                "calibration": named(calibration),
                "objects_per_source": by_source, "rows": [named(r) for r in rows]}
         with open(args.out, "w") as f:
-            json.dump(out, f, indent=1)
+            json.dump(_nan_to_none(out), f, indent=1)
             f.write("\n")
     return 0
 
 
-def _objects_by_source(data_dir, ev, limit):
-    """Per package of a prepared folder's held-out images: how many images, and reference objects per class."""
+def _nan_to_none(x):
+    """JSON has no NaN (a major_map over no class with 10 objects)."""
+    if isinstance(x, dict):
+        return {k: _nan_to_none(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_nan_to_none(v) for v in x]
+    return None if isinstance(x, float) and x != x else x
+
+
+def _objects_by_source(data_dir, split, ev, limit):
+    """Per package of a prepared folder's images of one split: how many images, and reference objects per class."""
     from .centernet import kCocoClasses
     from .wide import source_of
     path = os.path.join(data_dir, "manifest.json")
     if not ev.detector or not os.path.exists(path):
         return {}
     with open(path) as f:
-        entries = json.load(f)["heldout"][:limit]
+        entries = json.load(f)[split][:limit]
     out = {}
     for e, g in zip(entries, ev.gt):
         c = out.setdefault(source_of(e), {"images": 0, "objects": {}})
@@ -516,7 +531,9 @@ def main(argv=None) -> int:
     p.add_argument("--data", default=paths.kDefaultDataDir)
     p.add_argument("--teacher", default="centernet")
     p.add_argument("--input-size", type=int, default=0, help="teacher input side (default: from the weights)")
-    p.add_argument("--heldout-limit", type=int, default=None)
+    p.add_argument("--heldout-limit", type=int, default=None, help="at most this many images")
+    p.add_argument("--split", choices=("heldout", "train"), default="heldout",
+                   help="train: score on the training images instead (over- or under-fitting)")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--gt-threshold", type=float, default=0.3)
     p.add_argument("--device", default="auto")
@@ -560,7 +577,7 @@ def main(argv=None) -> int:
     p.set_defaults(fn=cmd_check_teacher)
 
     args = ap.parse_args(argv)
-    args.command_line = "training/train.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    args.command_line = "training/train.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     if args.cmd == "run":
         if args.data is None:
             args.data = "skimage" if args.preset == "smoke" else paths.kDefaultDataDir
