@@ -66,20 +66,35 @@ def set_thread_variables(argv: List[str]) -> None:
 
 kJemalloc = ("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2",
              "/usr/lib/arm-linux-gnueabihf/libjemalloc.so.2")
+# glibc keeping what it frees: only blocks of 32 MiB and more are mmapped (and unmapped when freed); the heap is
+# never trimmed. glibc reads these when the process starts, so they need a re-exec.
+kGlibcKeep = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 40)}
 
 
 def use_retaining_allocator(argv: List[str]) -> None:
-    """Re-executes this process under jemalloc that never returns freed pages (Debian: libjemalloc2), unless it
-    already runs so or SLIMTRAIN_ALLOCATOR=system. glibc hands every large tensor back to the kernel when it is
-    freed, so each training step faults its activations in again: measured on one core, a sandwich step of 16
-    crops took 2.9 s user + 1.6 s system with glibc (230 k page faults a step) and 1.4 s user, 0 s system under
-    jemalloc (docs/training.md)."""
-    if os.environ.get("SLIMTRAIN_ALLOCATOR", "") == "system" or "jemalloc" in os.environ.get("LD_PRELOAD", ""):
-        return
-    lib = next((p for p in kJemalloc if os.path.exists(p)), None)
-    if lib is None:
-        return
+    """Re-executes this process with an allocator that keeps the memory it frees, as SLIMTRAIN_ALLOCATOR says:
+    "glibc" (the default) with kGlibcKeep, "jemalloc" never returning pages (Debian: libjemalloc2), or "system"
+    (as it comes, no re-exec). glibc as it comes hands every large tensor back to the kernel when it is freed, so
+    each step faults its activations in again: one sandwich step of 16 crops took 2.9 s user + 1.6 s system (230 k
+    page faults) against 1.4-1.5 s user, 0 s system with either retaining setting. Over a long run jemalloc's
+    resident set grew by 0.25-0.5 GiB a minute and glibc's stayed flat (docs/training.md)."""
+    choice = os.environ.get("SLIMTRAIN_ALLOCATOR", "glibc")
+    if choice not in ("glibc", "jemalloc", "system"):
+        raise SystemExit(f"SLIMTRAIN_ALLOCATOR={choice}: expected glibc, jemalloc or system")
     env = dict(os.environ)
-    env["LD_PRELOAD"] = (lib + " " + env["LD_PRELOAD"]).strip() if env.get("LD_PRELOAD") else lib
-    env.setdefault("MALLOC_CONF", "dirty_decay_ms:-1,muzzy_decay_ms:-1")
+    if choice == "jemalloc":
+        lib = next((p for p in kJemalloc if os.path.exists(p)), None)
+        if lib is None:
+            raise SystemExit("SLIMTRAIN_ALLOCATOR=jemalloc: libjemalloc2 is not installed")
+        if "jemalloc" in env.get("LD_PRELOAD", ""):
+            return
+        env["LD_PRELOAD"] = (lib + " " + env["LD_PRELOAD"]).strip() if env.get("LD_PRELOAD") else lib
+        env.setdefault("MALLOC_CONF", "dirty_decay_ms:-1,muzzy_decay_ms:-1")
+    elif choice == "glibc":
+        if all(k in env for k in kGlibcKeep):
+            return
+        for k, v in kGlibcKeep.items():
+            env.setdefault(k, v)
+    else:
+        return
     os.execve(sys.executable, [sys.executable] + argv, env)

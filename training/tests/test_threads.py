@@ -12,7 +12,8 @@ kTraining = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def _child(code: str, env: dict) -> str:
     full = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                                              "MKL_NUM_THREADS", "LD_PRELOAD")}
+                                                              "MKL_NUM_THREADS", "LD_PRELOAD", "SLIMTRAIN_ALLOCATOR",
+                                                              "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")}
     full.update(env)
     return subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {kTraining!r}); " + code],
                           env=full, check=True, capture_output=True, text=True).stdout.strip()
@@ -49,16 +50,26 @@ class ThreadsTest(unittest.TestCase):
                      {"SLIMTRAIN_ALLOCATOR": "system"})
         self.assertEqual(out, "not re-executed")
 
-    def test_the_process_reexecutes_under_jemalloc_when_installed(self):
+    def test_the_process_reexecutes_with_glibc_keeping_memory_by_default(self):
+        probe = "import os; print(os.environ.get(\"MALLOC_MMAP_THRESHOLD_\"), os.environ.get(\"MALLOC_TRIM_THRESHOLD_\"))"
+        out = _child("from slimtrain.threads import use_retaining_allocator as u; "
+                     f"u(['-c', '{probe}']); print('not re-executed')", {})
+        self.assertEqual(out, f"{32 << 20} {1 << 40}")
+
+    def test_the_process_reexecutes_under_jemalloc_when_asked(self):
         from slimtrain.threads import kJemalloc
         lib = next((p for p in kJemalloc if os.path.exists(p)), None)
         if lib is None:
             self.skipTest("libjemalloc2 not installed")
         out = _child("from slimtrain.threads import use_retaining_allocator as u; "
                      "u(['-c', 'import os; print(os.environ[\"LD_PRELOAD\"], os.environ[\"MALLOC_CONF\"])']); "
-                     "print('not re-executed')", {})
+                     "print('not re-executed')", {"SLIMTRAIN_ALLOCATOR": "jemalloc"})
         self.assertEqual(out, f"{lib} dirty_decay_ms:-1,muzzy_decay_ms:-1")
 
+    def test_an_unknown_allocator_is_an_error(self):
+        with self.assertRaises(subprocess.CalledProcessError) as e:
+            _child("from slimtrain.threads import use_retaining_allocator as u; u([])", {"SLIMTRAIN_ALLOCATOR": "tc"})
+        self.assertIn("SLIMTRAIN_ALLOCATOR=tc: expected glibc, jemalloc or system", e.exception.stderr)
 
 if __name__ == "__main__":
     unittest.main()
