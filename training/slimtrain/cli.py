@@ -332,14 +332,8 @@ def cmd_evaluate(args):
     for src, counts in by_source.items():
         _log(f"  {src}: {counts['images']} images, objects {counts['objects']}")
     if args.points:
-        points = [(int(s_), None if b_ == "fp32" else int(b_)) for s_, b_ in
-                  (p.split(",") for p in args.points.split(";"))]
-        rows = []
-        for s_, b_ in points:
-            rows.append({"s": s_, "b": b_, **ev.student(student, s_, b_)})
-            r = rows[-1]
-            _log(f"  s={s_} b={b_ or 'fp32'}: {teacher.metric} {r['map']:.2f}  major_map {r.get('major_map', 0):.2f}  "
-                 f"tap nmse {r['tap_nmse']:.4f}")
+        rows = ev.rows(student, [(int(s_), None if b_ == "fp32" else int(b_)) for s_, b_ in
+                                 (p.split(",") for p in args.points.split(";"))], log=_log)
     else:
         rows = ev.table(student, range(1, student.members + 1), (1, 2, 3, 4), log=_log)
     if args.out:

@@ -100,10 +100,18 @@ def _shrink(img: np.ndarray, max_side: int) -> np.ndarray:
     return np.asarray(Image.fromarray(img).resize(size, Image.LANCZOS))
 
 
+def write_image(out_dir: str, split: str, entries: List[dict], img: np.ndarray, name: str, source: str,
+                max_side: int) -> None:
+    """One prepared image: out_dir/split/NNNNN_name.jpg (long side <= max_side), its entry appended to entries."""
+    from PIL import Image
+    fname = f"{len(entries):05d}_{name}.jpg"
+    Image.fromarray(_shrink(img, max_side)).save(os.path.join(out_dir, split, fname), quality=92)
+    entries.append({"file": fname, "source": source})
+
+
 def prepare_dataset(out_dir: str, folders: Sequence[str] = (), use_debian: bool = True, max_side: int = 640,
                     video_every: int = 8, heldout_fraction: float = 0.2, log=print) -> dict:
     """Writes out_dir/{train,heldout}/*.jpg and out_dir/manifest.json; returns the manifest."""
-    from PIL import Image
     for split in ("train", "heldout"):
         shutil.rmtree(os.path.join(out_dir, split), ignore_errors=True)
         os.makedirs(os.path.join(out_dir, split))
@@ -111,9 +119,7 @@ def prepare_dataset(out_dir: str, folders: Sequence[str] = (), use_debian: bool 
                 "train": [], "heldout": []}
 
     def put(img: np.ndarray, split: str, name: str, source: str):
-        fname = f"{len(manifest[split]):05d}_{name}.jpg"
-        Image.fromarray(_shrink(img, max_side)).save(os.path.join(out_dir, split, fname), quality=92)
-        manifest[split].append({"file": fname, "source": source})
+        write_image(out_dir, split, manifest[split], img, name, source, max_side)
 
     stills: List[Tuple[str, str]] = []
     videos: List[Tuple[str, str]] = []

@@ -7,7 +7,7 @@ teacher tail -> the same decoding. Calibration rows run the teacher through the 
 (the reference against itself: 100 for a detector unless scores tie) and on the frame after a round trip through
 half resolution (what the lower input resolution alone costs).
 """
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -120,11 +120,15 @@ class Evaluator:
         return result
 
     def table(self, student: Student, sizes: Sequence[int], bits: Sequence[int], log=print) -> List[dict]:
+        """Every s of sizes at every b of bits and at fp32."""
+        return self.rows(student, [(s, b) for s in sizes for b in list(bits) + [None]], log)
+
+    def rows(self, student: Student, points: Sequence[Tuple[int, Optional[int]]], log=print) -> List[dict]:
+        """One row per (s, b) of points (b None: fp32), each logged as it is measured."""
         rows = []
-        for s in sizes:
-            for b in list(bits) + [None]:
-                r = self.student(student, s, b)
-                rows.append({"s": s, "b": b, **r})
-                major = f"  major_map {r['major_map']:.2f}" if "major_map" in r else ""
-                log(f"  s={s} b={b or 'fp32'}: {self.teacher.metric} {r['map']:.2f}{major}  tap nmse {r['tap_nmse']:.4f}")
+        for s, b in points:
+            r = self.student(student, s, b)
+            rows.append({"s": s, "b": b, **r})
+            major = f"  major_map {r['major_map']:.2f}" if "major_map" in r else ""
+            log(f"  s={s} b={b or 'fp32'}: {self.teacher.metric} {r['map']:.2f}{major}  tap nmse {r['tap_nmse']:.4f}")
         return rows

