@@ -85,9 +85,12 @@ def cmd_prepare_data(args):
         wide.prepare_wide(args.out or paths.kWideDataDir, args.cache, max_side=args.max_side,
                           frames_per_video=args.frames_per_video, log=_log)
         return 0
-    data.prepare_dataset(args.out or paths.kDefaultDataDir, folders=args.folder, use_debian=not args.no_debian,
-                         max_side=args.max_side, video_every=args.video_every,
-                         heldout_fraction=args.heldout_fraction, log=_log)
+    out = args.out or paths.kDefaultDataDir
+    data.prepare_dataset(out, folders=args.folder, use_debian=not args.no_debian, max_side=args.max_side,
+                         video_every=args.video_every, heldout_fraction=args.heldout_fraction, log=_log)
+    if args.extra:
+        from . import wide
+        wide.add_training_images(out, args.cache, log=_log)
     return 0
 
 
@@ -197,10 +200,15 @@ def cmd_run(args):
     if evaluator.objects == 0:
         raise RuntimeError(f"the teacher finds no object with score >= {args.gt_threshold} in the held-out images")
     cache_path = os.path.join(args.out, "targets.pt")
+    cache = None
     if args.resume and os.path.exists(cache_path):
         cache = TargetCache.load(cache_path, device)
-        _log(f"target cache loaded from {cache_path}: {len(cache)} views")
-    else:
+        if cache.key == TargetCache.key_of(teacher, train_imgs, p["views"], args.seed, p["later_taps"]):
+            _log(f"target cache loaded from {cache_path}: {len(cache)} views")
+        else:
+            _log(f"target cache {cache_path} was built from other images or settings: building it again")
+            cache = None
+    if cache is None:
         cache = TargetCache.build(teacher, train_imgs, p["views"], args.seed, p["later_taps"], device,
                                   batch=p["eval_batch"], log=_log)
         if args.save_cache and args.variant != "ablation":
@@ -311,6 +319,14 @@ def cmd_publish(args):
     return 0
 
 
+def _points(text: str):
+    """'1,4;4,fp32' -> [(1, 4), (4, None)]: (s, b) pairs, b None for the unquantized bottleneck."""
+    try:
+        return [(int(s_), None if b_ == "fp32" else int(b_)) for s_, b_ in (p.split(",") for p in text.split(";"))]
+    except ValueError:
+        raise SystemExit(f"points {text!r}: expected 's,b' pairs separated by ';', b a number or fp32")
+
+
 def cmd_evaluate(args):
     device = _device(args.device)
     student = load_student(args.weights).to(device)
@@ -332,8 +348,7 @@ def cmd_evaluate(args):
     for src, counts in by_source.items():
         _log(f"  {src}: {counts['images']} images, objects {counts['objects']}")
     if args.points:
-        rows = ev.rows(student, [(int(s_), None if b_ == "fp32" else int(b_)) for s_, b_ in
-                                 (p.split(",") for p in args.points.split(";"))], log=_log)
+        rows = ev.rows(student, _points(args.points), log=_log)
     else:
         rows = ev.table(student, range(1, student.members + 1), (1, 2, 3, 4), log=_log)
     if args.out:
@@ -391,19 +406,29 @@ def cmd_spread(args):
     teacher = _teacher(args.teacher, size, device)
     _, held = _images(args.data, None, None)
     ev = Evaluator(teacher, _frames(teacher, held, device), batch=8, gt_threshold=args.gt_threshold)
-    out = {"heldout_images": len(held), "reference_objects": ev.objects, "rows": []}
-    points = [tuple(int(v) for v in p.split(",")) for p in args.points.split(";")]
+    out = {"heldout_images": len(held), "reference_objects": ev.objects, "rows": [], "command": args.command_line}
+    points = _points(args.points)
+    against = _points(args.against)[0] if args.against else None
+    if against is not None:
+        out["against"] = {"s": against[0], "b": against[1]}
+    students = [load_student(w).to(device) for w in args.weights]
+    baselines = [ev.predictions(st, *against) if against else None for st in students]
     for s_, b_ in points:
         row = {"s": s_, "b": b_, "weights": []}
-        for w in args.weights:
-            preds = ev.predictions(load_student(w).to(device), s_, b_)
-            row["weights"].append({"file": os.path.relpath(w, paths.kRepoRoot), "map": ev.score(preds)["map"],
-                                   **ev.bootstrap(preds, args.resamples)})
+        for w, st, base in zip(args.weights, students, baselines):
+            preds = ev.predictions(st, s_, b_)
+            r = ev.score(preds)
+            row["weights"].append({"file": os.path.relpath(w, paths.kRepoRoot), "map": r["map"],
+                                   "major_map": r["major_map"], **ev.bootstrap(preds, args.resamples, baseline=base)})
         maps = [r["map"] for r in row["weights"]]
         row["seed_range"] = max(maps) - min(maps)
         out["rows"].append(row)
-        _log(f"s={s_} b={b_}: " + ", ".join(f"{r['map']:.2f} (bootstrap sd {r['map_std']:.2f})" for r in row["weights"])
-             + (f"; range over files {row['seed_range']:.2f}" if len(maps) > 1 else ""))
+        _log(f"s={s_} b={b_}: " + ", ".join(
+            f"{r['map']:.2f} (sd {r['map_std']:.2f}), major_map {r['major_map']:.2f} (sd {r['major_map_std']:.2f})"
+            + (f", minus s={against[0]} b={against[1]}: 90% of draws in [{r['major_map_diff_p05']:+.2f}, "
+               f"{r['major_map_diff_p95']:+.2f}], above zero in {100 * r['major_map_diff_above_zero']:.0f}%"
+               if against else "") for r in row["weights"])
+            + (f"; range over files {row['seed_range']:.2f}" if len(maps) > 1 else ""))
     if args.out:
         with open(args.out, "w") as f:
             json.dump(out, f, indent=1)
@@ -463,8 +488,10 @@ def main(argv=None) -> int:
                    f"with --wide {os.path.relpath(paths.kWideDataDir, paths.kRepoRoot)}")
     p.add_argument("--wide", action="store_true", help="the wider held-out set instead: photos and videos from other "
                    "Debian and npm packages, all held out (training/slimtrain/wide.py)")
+    p.add_argument("--extra", action="store_true", help="also add training images from two more Debian packages "
+                   "(people, cars, animals, objects; training/slimtrain/wide.py); the held-out split is unchanged")
     p.add_argument("--cache", default=os.path.join(paths.kRepoRoot, "build", "wide-cache"),
-                   help="--wide: where the packages are downloaded and unpacked")
+                   help="--wide, --extra: where the packages are downloaded and unpacked")
     p.add_argument("--frames-per-video", type=int, default=8, help="--wide: frames taken from each video")
     p.add_argument("--folder", action="append", default=[], help="also take every image under this folder")
     p.add_argument("--no-debian", action="store_true", help="only the --folder images")
@@ -539,6 +566,8 @@ def main(argv=None) -> int:
     p.add_argument("weights", nargs="+")
     p.add_argument("--points", default="1,2;1,4;4,2;4,4", help="(s, b) pairs, e.g. '1,2;4,4'")
     p.add_argument("--resamples", type=int, default=200)
+    p.add_argument("--against", default=None, help="one (s, b): each row also gets its paired bootstrap "
+                   "difference from it, e.g. '1,2'")
     p.add_argument("--data", default=paths.kDefaultDataDir)
     p.add_argument("--teacher", default="centernet")
     p.add_argument("--gt-threshold", type=float, default=0.3)

