@@ -30,8 +30,10 @@ kPresets = {
     # 256x256 view per step to the end (about 1.5-2 s a step either way on an idle core). Adam 2e-3 after a
     # 50-step warm-up, constant, then a linear decay over the last 15 %. Counted in steps only, so a loaded
     # machine changes how long it takes, not what it learns; --steps sets the budget, --resume stacks sittings.
+    # The teacher runs on one 512x512 view at a time (cache, evaluation): at 8 its im2col buffers pass glibc's
+    # 32 MiB mmap limit and each convolution faults them in anew, 4.7x slower in all (docs/training.md).
     "cpu": dict(input_size=512, views=12, train_limit=None, heldout_limit=None, steps=3000, batch=1, lr=2e-3,
-                time_budget=0.0, later_taps=(), amp="none", eval_batch=8, log_every=25, checkpoint_every=100,
+                time_budget=0.0, later_taps=(), amp="none", eval_batch=1, log_every=25, checkpoint_every=100,
                 schedule="linear", crop=64, crop_batch=16, crop_fraction=0.25, margin=3,
                 curve_at=(0.25, 0.5, 0.75, 1.0)),
     # One GPU lease: 600 steps of 32 (about 180 s at the ~108 images/s measured on an H200), the same step schedule
@@ -40,6 +42,11 @@ kPresets = {
                  time_budget=240.0, later_taps=(), amp="bf16", eval_batch=32, log_every=100, checkpoint_every=500),
 }
 kSkimageSmoke = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png", "camera.png")
+
+
+def _eval_batch(requested, device) -> int:
+    """Views per teacher/student call in evaluate and spread: one on a CPU (see the cpu preset), 8 on a GPU."""
+    return requested or (8 if device.type == "cuda" else 1)
 
 
 def _log(*a):
@@ -340,7 +347,8 @@ def cmd_evaluate(args):
     if not held:
         _log(f"evaluate: {args.data} has no {args.split} images")
         return 2
-    ev = Evaluator(teacher, _frames(teacher, held, device), batch=args.batch, gt_threshold=args.gt_threshold)
+    ev = Evaluator(teacher, _frames(teacher, held, device), batch=_eval_batch(args.batch, device),
+                   gt_threshold=args.gt_threshold)
     calibration = ev.calibration()
     _log(f"{len(held)} {args.split} frames, {ev.objects} reference objects; calibration "
          f"{ {k: v for k, v in calibration.items() if not isinstance(v, dict)} }")
@@ -405,7 +413,8 @@ def cmd_spread(args):
     size = json.loads(load_safetensors(args.weights[0])[1].get("teacher_input", "[512, 512]"))[0]
     teacher = _teacher(args.teacher, size, device)
     _, held = _images(args.data, None, None)
-    ev = Evaluator(teacher, _frames(teacher, held, device), batch=8, gt_threshold=args.gt_threshold)
+    ev = Evaluator(teacher, _frames(teacher, held, device), batch=_eval_batch(args.batch, device),
+                   gt_threshold=args.gt_threshold)
     out = {"heldout_images": len(held), "reference_objects": ev.objects, "rows": [], "command": args.command_line}
     points = _points(args.points)
     against = _points(args.against)[0] if args.against else None
@@ -555,7 +564,7 @@ def main(argv=None) -> int:
     p.add_argument("--heldout-limit", type=int, default=None, help="at most this many images")
     p.add_argument("--split", choices=("heldout", "train"), default="heldout",
                    help="train: score on the training images instead (over- or under-fitting)")
-    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--batch", type=int, default=None, help="views per call (default: 1 on a CPU, 8 on a GPU)")
     p.add_argument("--gt-threshold", type=float, default=0.3)
     p.add_argument("--device", default="auto")
     p.add_argument("--points", default=None, help="only these (s, b), e.g. '4,4;1,4;4,fp32' (default: all)")
@@ -566,6 +575,7 @@ def main(argv=None) -> int:
     p.add_argument("weights", nargs="+")
     p.add_argument("--points", default="1,2;1,4;4,2;4,4", help="(s, b) pairs, e.g. '1,2;4,4'")
     p.add_argument("--resamples", type=int, default=200)
+    p.add_argument("--batch", type=int, default=None, help="views per call (default: 1 on a CPU, 8 on a GPU)")
     p.add_argument("--against", default=None, help="one (s, b): each row also gets its paired bootstrap "
                    "difference from it, e.g. '1,2'")
     p.add_argument("--data", default=paths.kDefaultDataDir)
