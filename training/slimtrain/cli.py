@@ -31,7 +31,7 @@ kPresets = {
     # 50-step warm-up, constant, then a linear decay over the last 15 %. Counted in steps only, so a loaded
     # machine changes how long it takes, not what it learns; --steps sets the budget, --resume stacks sittings.
     # The teacher runs on one 512x512 view at a time (cache, evaluation): at 8 its im2col buffers pass glibc's
-    # 32 MiB mmap limit and each convolution faults them in anew, 4.7x slower in all (docs/training.md).
+    # 32 MiB mmap limit and each call faults them in anew: 7.8x slower a view (bench/bench_teacher_batch.py).
     "cpu": dict(input_size=512, views=12, train_limit=None, heldout_limit=None, steps=3000, batch=1, lr=2e-3,
                 time_budget=0.0, later_taps=(), amp="none", eval_batch=1, log_every=25, checkpoint_every=100,
                 schedule="linear", crop=64, crop_batch=16, crop_fraction=0.25, margin=3,
