@@ -97,7 +97,7 @@ def cmd_prepare_data(args):
                          video_every=args.video_every, heldout_fraction=args.heldout_fraction, log=_log)
     if args.extra:
         from . import wide
-        wide.add_training_images(out, args.cache, log=_log)
+        wide.add_training_images(out, args.cache, frames_per_video=args.frames_per_video, log=_log)
     return 0
 
 
@@ -501,7 +501,7 @@ def main(argv=None) -> int:
                    "(people, cars, animals, objects; training/slimtrain/wide.py); the held-out split is unchanged")
     p.add_argument("--cache", default=os.path.join(paths.kRepoRoot, "build", "wide-cache"),
                    help="--wide, --extra: where the packages are downloaded and unpacked")
-    p.add_argument("--frames-per-video", type=int, default=8, help="--wide: frames taken from each video")
+    p.add_argument("--frames-per-video", type=int, default=8, help="--wide, --extra: frames taken from each video")
     p.add_argument("--folder", action="append", default=[], help="also take every image under this folder")
     p.add_argument("--no-debian", action="store_true", help="only the --folder images")
     p.add_argument("--max-side", type=int, default=640)

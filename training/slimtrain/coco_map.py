@@ -9,7 +9,8 @@ Averaging classes equally lets a class with one reference box weigh as much as o
 also gives each class's AP and object count, and `major_map`: the mean over the classes with at least
 `kMajorObjects` reference objects.
 """
-from typing import Dict, List, Sequence
+from collections import Counter
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -47,11 +48,19 @@ def _match(iou: np.ndarray, t: float) -> np.ndarray:
     return tp
 
 
+def major_classes(gt: Sequence[Dict[str, np.ndarray]]) -> List[int]:
+    """The classes with at least kMajorObjects reference objects in gt: the ones major_map averages."""
+    counts = Counter(int(c) for g in gt for c in g["classes"])
+    return sorted(c for c, n in counts.items() if n >= kMajorObjects)
+
+
 def mean_average_precision(gt: Sequence[Dict[str, np.ndarray]], det: Sequence[Dict[str, np.ndarray]],
-                           max_dets: int = 100) -> Dict[str, float]:
+                           max_dets: int = 100, major_of: Optional[Sequence[int]] = None) -> Dict[str, float]:
     """gt[i]: {'boxes' [G,4], 'classes' [G]}; det[i]: {'boxes' [D,4], 'scores' [D], 'classes' [D]}, one per image.
     Returns {'map', 'ap50', 'ap75', 'classes', 'major_map', 'per_class', 'objects'} with AP in 0..100 (NaN when no
-    class has ground truth); per_class and objects are keyed by class id."""
+    class has ground truth); per_class and objects are keyed by class id. major_of: the classes major_map
+    averages (default: major_classes(gt); a listed class without objects in gt is left out), so a resample of the
+    images can keep the full set's."""
     if len(gt) != len(det):
         raise ValueError("gt and det must list the same images")
     classes = sorted({int(c) for g in gt for c in g["classes"]})
@@ -94,7 +103,7 @@ def mean_average_precision(gt: Sequence[Dict[str, np.ndarray]], det: Sequence[Di
         return {"map": float("nan"), "ap50": float("nan"), "ap75": float("nan"), "classes": 0,
                 "major_map": float("nan"), "per_class": {}, "objects": {}}
     per_class = {c: 100.0 * float(ap[:, ci].mean()) for ci, c in enumerate(classes)}
-    major = [per_class[c] for c in classes if counts[c] >= kMajorObjects]
+    major = [per_class[c] for c in (major_of if major_of is not None else major_classes(gt)) if c in per_class]
     return {"map": 100.0 * float(np.nanmean(ap)), "ap50": 100.0 * float(np.nanmean(ap[0])),
             "ap75": 100.0 * float(np.nanmean(ap[5])), "classes": len(classes),
             "major_map": float(np.mean(major)) if major else float("nan"), "per_class": per_class,

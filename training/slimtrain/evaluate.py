@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from . import data
-from .coco_map import kMajorObjects, mean_average_precision
+from .coco_map import major_classes, mean_average_precision
 from .student import Student
 
 
@@ -101,13 +101,12 @@ class Evaluator:
         rng = np.random.default_rng(seed)
         dets = _detections(preds)
         base = _detections(baseline) if baseline is not None else None
-        counts = mean_average_precision(self.gt, dets)["objects"]
-        major = [c for c, n in counts.items() if n >= kMajorObjects]
+        major = major_classes(self.gt)
         n = len(dets)
 
         def scores(gt, d):
-            r = mean_average_precision(gt, d)
-            return r["map"], float(np.nanmean([r["per_class"].get(c, np.nan) for c in major])) if major else np.nan
+            r = mean_average_precision(gt, d, major_of=major)
+            return r["map"], r["major_map"]
 
         draws, diffs = [], []
         for _ in range(resamples):

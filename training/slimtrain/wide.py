@@ -192,6 +192,7 @@ def prepare_wide(out_dir: str, cache_dir: str, max_side: int = 640, frames_per_v
 
 
 def add_training_images(data_dir: str, cache_dir: str, sources: Tuple[Source, ...] = kExtraTrainSources,
+                        frames_per_video: int = 8,
                         fetcher: Optional[Callable[[Source, str], Tuple[str, str]]] = None, log=print) -> dict:
     """Appends the sources' images to a prepared folder's training split (manifest "extra_packages" records them);
     the held-out split and the earlier training entries are left as they are. Returns the manifest."""
@@ -203,7 +204,8 @@ def add_training_images(data_dir: str, cache_dir: str, sources: Tuple[Source, ..
         raise ValueError(f"{data_dir} already has extra training images; run prepare-data again to start over")
     manifest["extra_packages"] = {}
     before = len(manifest["train"])
-    for name, source, img in _source_images(sources, cache_dir, 0, fetcher, manifest["extra_packages"]):
+    for name, source, img in _source_images(sources, cache_dir, frames_per_video, fetcher,
+                                              manifest["extra_packages"]):
         write_image(data_dir, "train", manifest["train"], img, name, source, manifest.get("max_side", 640))
     with open(path, "w") as f:
         json.dump(manifest, f, indent=1)
